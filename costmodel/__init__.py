@@ -1,0 +1,2 @@
+"""costmodel: per-layer cost (params, multiply-adds, memory access) and latency of PyTorch CNNs."""
+__version__ = "0.1.0"
