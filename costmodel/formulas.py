@@ -1,0 +1,396 @@
+r"""Closed-form cost formulas: one small function per op kind, pure arithmetic on shapes.
+
+Every formula returns a :class:`Cost` with four counts:
+
+``params``
+    learnable parameters the op owns.
+``madds``
+    multiply-adds (multiply-accumulate operations); what CNN papers call "FLOPs".
+``flops``
+    all floating-point operations: a multiply-add is 2, a bias add, comparison, exponent or
+    division is 1 (``flops = 2 * madds + other element operations``).
+``mac``
+    memory access cost in **elements**, as ShuffleNetV2 defines it (Ma et al. 2018,
+    arXiv:1807.11164, Sec. 2, G1): input activations read + weights read + outputs written, each
+    counted once (an ideal cache).  Multiply by the element size for bytes (``mac_bytes``).
+
+The formulas know nothing about tracing: they take shapes and hyper-parameters.  Handles in
+:mod:`costmodel.handles` map traced ops to these functions.
+
+Why MAC matters: for a 1x1 convolution with :math:`c_1` input and :math:`c_2` output channels on an
+:math:`h \times w` map, :math:`B = hwc_1c_2` multiply-adds and
+:math:`\mathrm{MAC} = hw(c_1+c_2) + c_1c_2 \ge 2\sqrt{hwB} + B/hw`, with equality when
+:math:`c_1 = c_2` (ShuffleNetV2 G1).  A depthwise-separable convolution (depthwise
+:math:`K\times K` + pointwise, MobileNets, Howard et al. 2017, arXiv:1704.04861, Sec. 3.1) costs
+
+.. math::  \frac{D_K^2 M D_F^2 + M N D_F^2}{D_K^2 M N D_F^2} = \frac{1}{N} + \frac{1}{D_K^2}
+
+of a standard convolution with :math:`M` input and :math:`N` output channels, while its MAC is
+dominated by the activations it reads and writes twice.  A dilated convolution with kernel
+:math:`K` and rate :math:`r` covers an effective kernel :math:`K_{eff} = (K-1)r + 1` (Yu & Koltun
+2016, arXiv:1511.07122) at the multiply-adds of a :math:`K \times K` kernel.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Dict, Iterable, Sequence, Tuple
+
+Shape = Sequence[int]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Counts of one op. All are integers; ``mac`` is in elements."""
+
+    params: int = 0
+    madds: int = 0
+    flops: int = 0
+    mac: int = 0
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.params + other.params, self.madds + other.madds,
+                    self.flops + other.flops, self.mac + other.mac)
+
+    def scaled(self, k: int) -> "Cost":
+        return Cost(self.params, self.madds * k, self.flops * k, self.mac * k)
+
+
+ZERO = Cost()
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(int(s) for s in shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# convolution and matrix products
+# ---------------------------------------------------------------------------------------------
+def conv(x_shape: Shape, w_shape: Shape, out_shape: Shape, bias: bool = False,
+         transposed: bool = False) -> Cost:
+    r"""Any N-d convolution: standard, group, depthwise, pointwise, dilated and transposed.
+
+    ``w_shape`` is PyTorch's weight shape: :math:`(C_{out}, C_{in}/g, K_1, ...)` for a convolution,
+    :math:`(C_{in}, C_{out}/g, K_1, ...)` for a transposed one.
+
+    .. math::
+        \mathrm{params} &= C_{out}\,\tfrac{C_{in}}{g}\,\textstyle\prod K_i \;(+\,C_{out}) \\
+        \mathrm{madds} &= N\,\textstyle\prod_i H^{out}_i \cdot C_{out} \cdot \tfrac{C_{in}}{g}
+                         \prod K_i \quad\text{(transposed: } N\prod_i H^{in}_i \cdot C_{in}
+                         \tfrac{C_{out}}{g}\prod K_i) \\
+        \mathrm{flops} &= 2\,\mathrm{madds} \;(+\, N C_{out} \prod H^{out}_i \text{ bias adds}) \\
+        \mathrm{MAC} &= |x| + \mathrm{params} + |y|
+
+    Dilation and stride do not change the multiply-adds per output; dilation widens the
+    receptive field to :math:`(K-1)r+1`.  Depthwise (:math:`g = C_{in}`) costs
+    :math:`N H W C K^2`; a 1x1 convolution without bias has
+    :math:`\mathrm{MAC} = hw(c_1+c_2) + c_1 c_2` (ShuffleNetV2, Ma et al. 2018, arXiv:1807.11164,
+    Eq. 1).  Same convention as ``torch.utils.flop_counter`` (which reports 2 x madds) and
+    fvcore (which reports madds).
+    """
+    n = int(x_shape[0])
+    spatial = x_shape[2:] if transposed else out_shape[2:]
+    weights = numel(w_shape)
+    madds = n * numel(spatial) * weights
+    c_out = int(out_shape[1])
+    bias_params = c_out if bias else 0
+    out_elems = numel(out_shape)
+    return Cost(params=weights + bias_params, madds=madds,
+                flops=2 * madds + (out_elems if bias else 0),
+                mac=numel(x_shape) + weights + bias_params + out_elems)
+
+
+def linear(x_shape: Shape, in_features: int, out_features: int, bias: bool = True) -> Cost:
+    r"""Fully connected layer on the last dimension.
+
+    .. math::
+        \mathrm{params} = C_{in} C_{out} (+C_{out}),\quad
+        \mathrm{madds} = \tfrac{|x|}{C_{in}} C_{in} C_{out},\quad
+        \mathrm{MAC} = |x| + \mathrm{params} + |y|
+    """
+    rows = numel(x_shape) // int(in_features)
+    madds = rows * in_features * out_features
+    params = in_features * out_features + (out_features if bias else 0)
+    out = rows * out_features
+    return Cost(params=params, madds=madds, flops=2 * madds + (out if bias else 0),
+                mac=numel(x_shape) + params + out)
+
+
+def matmul(a_shape: Shape, b_shape: Shape, out_shape: Shape) -> Cost:
+    r"""Batched matrix product :math:`(\ldots, m, k) \times (\ldots, k, n)`: madds :math:`= |y|\,k`.
+
+    MAC = |a| + |b| + |y| (both operands are activations or weights read once).
+    """
+    k = int(a_shape[-1]) if len(a_shape) else 1
+    madds = numel(out_shape) * k
+    return Cost(madds=madds, flops=2 * madds, mac=numel(a_shape) + numel(b_shape) + numel(out_shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# normalization
+# ---------------------------------------------------------------------------------------------
+def batch_norm(x_shape: Shape, affine: bool = True) -> Cost:
+    r"""Inference batch norm (Ioffe & Szegedy 2015, arXiv:1502.03167): a per-channel affine map.
+
+    :math:`y = (x-\mu)/\sqrt{\sigma^2+\epsilon}\cdot\gamma + \beta = a_c x + b_c`, one multiply-add
+    per element.  params :math:`= 2C` (:math:`\gamma, \beta`; running statistics are buffers);
+    MAC :math:`= 2|x| + 4C` (read :math:`\mu, \sigma^2, \gamma, \beta`).  A deployment that
+    folds BN into the preceding convolution removes it entirely.
+    """
+    c = int(x_shape[1]) if len(x_shape) > 1 else int(x_shape[0])
+    n = numel(x_shape)
+    stats = 4 * c if affine else 2 * c
+    return Cost(params=2 * c if affine else 0, madds=n, flops=2 * n, mac=2 * n + stats)
+
+
+def norm_with_statistics(x_shape: Shape, affine_params: int = 0) -> Cost:
+    r"""Layer / group / instance norm: statistics computed at inference.
+
+    Mean (1 add per element), variance (a subtract and a multiply-add), normalize and affine
+    (a subtract, a multiply and a multiply-add): madds :math:`= 2|x|`, flops :math:`= 7|x|`.
+    MAC :math:`= 2|x| + \mathrm{params}` (one pass to read, one to write, ideal cache).
+    """
+    n = numel(x_shape)
+    return Cost(params=affine_params, madds=2 * n, flops=7 * n, mac=2 * n + affine_params)
+
+
+# ---------------------------------------------------------------------------------------------
+# element-wise
+# ---------------------------------------------------------------------------------------------
+#: floating-point operations per element of each activation (documented convention: each
+#: compare, add, multiply, division or transcendental counts one).
+ACTIVATION_FLOPS: Dict[str, int] = {
+    "relu": 1,          # max(x, 0)
+    "relu6": 2,         # min(max(x, 0), 6)
+    "hardtanh": 2,      # clamp
+    "leaky_relu": 2,    # compare, multiply
+    "elu": 4,           # compare, exp, subtract, multiply
+    "prelu": 2,         # compare, multiply
+    "sigmoid": 3,       # exp(-x), add 1, divide
+    "tanh": 5,          # two exps, add, subtract, divide
+    "hardsigmoid": 4,   # relu6(x + 3) / 6: add, max, min, multiply
+    "silu": 4,          # x * sigmoid(x) (swish)
+    "hardswish": 5,     # x * hardsigmoid(x)
+    "mish": 7,          # x * tanh(softplus(x))
+    "gelu": 8,          # tanh approximation
+    "softplus": 3,      # log(1 + exp(x))
+    "softmax": 4,       # exp, sum, divide (+ max for stability)
+    "log_softmax": 5,
+}
+
+
+def activation(x_shape: Shape, kind: str, params: int = 0) -> Cost:
+    r"""Point-wise activation: flops :math:`= f \cdot |x|` with :math:`f` from
+    :data:`ACTIVATION_FLOPS`; no multiply-adds; MAC :math:`= 2|x| + \mathrm{params}` (read, write).
+
+    Sources: ReLU6 and hard-swish :math:`x\,\mathrm{ReLU6}(x+3)/6` (MobileNetV3, Howard et al.
+    2019, arXiv:1905.02244, Sec. 5.2), swish :math:`x\sigma(x)` (Ramachandran et al. 2017),
+    PReLU (He et al. 2015, arXiv:1502.01852: one learnable slope per channel).  Element-wise
+    ops are ShuffleNetV2's G4: no multiply-adds, but a full read and write of the tensor.
+    """
+    n = numel(x_shape)
+    return Cost(params=params, flops=ACTIVATION_FLOPS[kind] * n, mac=2 * n + params)
+
+
+def elementwise(in_shapes: Iterable[Shape], out_shape: Shape, flops_per_element: int = 1) -> Cost:
+    r"""Add, subtract, multiply, divide (with broadcasting): flops :math:`= |y|`,
+    MAC :math:`= \sum_i |x_i| + |y|`.
+
+    ShuffleNetV2 G4 (Ma et al. 2018, Sec. 2): element-wise ops have small FLOPs but a large MAC
+    relative to it; a residual add reads two tensors and writes one.  A broadcast operand (the
+    SE gate of shape :math:`N\times C\times1\times1`) is read once.
+    """
+    n = numel(out_shape)
+    return Cost(flops=flops_per_element * n, mac=sum(numel(s) for s in in_shapes) + n)
+
+
+def reduction(x_shape: Shape, out_shape: Shape) -> Cost:
+    r"""Sum / mean / max over some dimensions: flops :math:`= |x|` (one add or compare per
+    input, plus the mean's divisions folded in), MAC :math:`= |x| + |y|`."""
+    return Cost(flops=numel(x_shape), mac=numel(x_shape) + numel(out_shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# pooling and resampling
+# ---------------------------------------------------------------------------------------------
+def pool(x_shape: Shape, out_shape: Shape, window: int, mode: str = "max") -> Cost:
+    r"""Max or average pooling with a window of ``window`` elements (:math:`K_h K_w`).
+
+    Max: :math:`|y|(K_hK_w - 1)` comparisons.  Average: :math:`|y|(K_hK_w - 1)` adds and
+    :math:`|y|` multiplies by :math:`1/K_hK_w`: :math:`|y| K_hK_w` flops.  No weights, so no
+    multiply-adds (papers' FLOP counts leave pooling out).  MAC :math:`= |x| + |y|`.
+    """
+    out = numel(out_shape)
+    flops = out * (window - 1) if mode == "max" else out * window
+    return Cost(flops=flops, mac=numel(x_shape) + out)
+
+
+def adaptive_window_sum(in_size: int, out_size: int) -> int:
+    r"""Sum of the window lengths of an adaptive pool along one axis: window :math:`i` spans
+    :math:`[\lfloor i\,I/O \rfloor, \lceil (i+1)\,I/O \rceil)` (PyTorch's definition)."""
+    return sum(-(-((i + 1) * in_size) // out_size) - (i * in_size) // out_size for i in range(out_size))
+
+
+def adaptive_pool(x_shape: Shape, out_shape: Shape, mode: str = "avg") -> Cost:
+    r"""Adaptive (e.g. global) pooling, counted exactly from PyTorch's window rule.
+
+    Average: flops :math:`= N C \prod_d W_d` where :math:`W_d` is the summed window length along
+    axis :math:`d` (adds) plus :math:`|y|` divisions - for global pooling :math:`|x| + NC`.
+    Max: the adds become comparisons, one fewer per window.  MAC :math:`= |x| + |y|`.
+    """
+    lead = numel(out_shape[:2])
+    summed = lead * math.prod(adaptive_window_sum(int(i), int(o))
+                              for i, o in zip(x_shape[2:], out_shape[2:]))
+    out = numel(out_shape)
+    flops = summed if mode == "avg" else summed - out
+    return Cost(flops=flops, mac=numel(x_shape) + out)
+
+
+def upsample(x_shape: Shape, out_shape: Shape, mode: str = "nearest") -> Cost:
+    r"""Resize: nearest copies (no flops); (bi/tri)linear interpolation makes each output a
+    weighted sum of :math:`2^d` inputs (:math:`d` spatial dims): madds :math:`= 2^d |y|`.
+    MAC :math:`= |x| + |y|`."""
+    out = numel(out_shape)
+    taps = 2 ** (len(out_shape) - 2) if mode in ("linear", "bilinear", "trilinear", "bicubic") else 0
+    if mode == "bicubic":
+        taps = 16
+    return Cost(madds=taps * out, flops=2 * taps * out, mac=numel(x_shape) + out)
+
+
+# ---------------------------------------------------------------------------------------------
+# data movement: concat, split, shuffle, views
+# ---------------------------------------------------------------------------------------------
+def concat(in_shapes: Iterable[Shape], out_shape: Shape) -> Cost:
+    r"""``torch.cat`` materializes a new tensor: MAC :math:`= \sum_i |x_i| + |y| = 2|y|`, no flops.
+    (ShuffleNetV2's unit replaces the residual add by a concat; both cost memory traffic.)"""
+    return Cost(mac=sum(numel(s) for s in in_shapes) + numel(out_shape))
+
+
+def copy(x_shape: Shape) -> Cost:
+    r"""A materializing copy (``contiguous`` / ``reshape`` of a permuted layout, ``clone``,
+    padding): MAC :math:`= |x| + |y| = 2|x|`."""
+    return Cost(mac=2 * numel(x_shape))
+
+
+def view() -> Cost:
+    """A view (``view``, ``transpose``, ``split``, ``chunk``, slicing, ``flatten`` of contiguous
+    data, dropout and identity at inference) copies nothing: zero cost."""
+    return ZERO
+
+
+def channel_shuffle(x_shape: Shape) -> Cost:
+    r"""ShuffleNet's channel shuffle (Zhang et al. 2018, arXiv:1707.01083, Sec. 3.1):
+    reshape :math:`(N, g, C/g, H, W)`, transpose to :math:`(N, C/g, g, H, W)`, flatten.  The
+    reshape and transpose are views; the ``contiguous`` copy that materializes the new channel
+    order reads and writes every element once: MAC :math:`= 2NCHW`, zero flops."""
+    return copy(x_shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# shift operations (zero-multiply spatial mixing)
+# ---------------------------------------------------------------------------------------------
+def grouped_shift(x_shape: Shape, shifted_channels: int) -> Cost:
+    r"""ShiftNet's shift (Wu et al. 2018, arXiv:1711.08141, Sec. 3): channels are divided into
+    :math:`K^2` groups, each moved by one offset of the :math:`K \times K` neighbourhood; zero
+    params, zero flops ("a zero FLOP, zero parameter alternative to spatial convolutions").
+    Memory is the cost: every shifted channel is read and written,
+    MAC :math:`= 2 N H W C_{shifted}` with :math:`C_{shifted} = C - \lceil C/K^2 \rceil`-ish (the
+    centre group does not move; an unshifted channel is an alias, not a copy)."""
+    per_channel = numel(x_shape) // int(x_shape[1])
+    return Cost(mac=2 * per_channel * int(shifted_channels))
+
+
+def active_shift(x_shape: Shape) -> Cost:
+    r"""Active Shift Layer (Jeon & Kim 2018, arXiv:1806.07370, Sec. 3): a learnable real shift
+    :math:`(\alpha_c, \beta_c)` per channel, applied by bilinear interpolation,
+    :math:`y_{c,i,j} = \sum_{(p,q)\in\{0,1\}^2} w_{pq}\, x_{c,\,i+\lfloor\alpha_c\rfloor+p,\,
+    j+\lfloor\beta_c\rfloor+q}`: params :math:`2C`, madds :math:`4|x|` (4 taps per output),
+    MAC :math:`= 2|x| + 2C` (every channel moves; neighbours come from cache)."""
+    n = numel(x_shape)
+    c = int(x_shape[1])
+    return Cost(params=2 * c, madds=4 * n, flops=8 * n, mac=2 * n + 2 * c)
+
+
+def sparse_shift(x_shape: Shape, shifted_channels: int) -> Cost:
+    r"""Sparse Shift Layer (Chen et al. 2019, FE-Net, arXiv:1903.05285, Sec. 3): integer shifts
+    learned with an L1 penalty so that most channels have zero displacement; at inference only
+    the shifted channels move: MAC :math:`= 2 N H W C_{shifted}`, zero params (the offsets are
+    fixed integers), zero flops."""
+    return grouped_shift(x_shape, shifted_channels)
+
+
+# ---------------------------------------------------------------------------------------------
+# composite blocks, in closed form (checked against the traced sum of their parts)
+# ---------------------------------------------------------------------------------------------
+def squeeze_excite(n: int, c: int, reduced: int, h: int, w: int, act: str = "relu",
+                   gate: str = "sigmoid") -> Cost:
+    r"""Squeeze-and-excitation (Hu et al. 2018, arXiv:1709.01507): global average pool,
+    1x1 conv :math:`C \to C_r` (+bias), activation, 1x1 conv :math:`C_r \to C` (+bias), gate,
+    channel-wise multiply.
+
+    .. math::
+        \mathrm{params} = 2 C C_r + C_r + C, \quad
+        \mathrm{madds} = 2 N C C_r, \quad
+        \mathrm{MAC} \approx 3NCHW + 2CC_r + \ldots
+
+    The multiply-adds are tiny; the MAC of reading :math:`x` twice (pool, multiply) and writing
+    it once is what SE costs on real hardware.
+    """
+    x = (n, c, h, w)
+    pooled = (n, c, 1, 1)
+    mid = (n, reduced, 1, 1)
+    return (adaptive_pool(x, pooled)
+            + conv(pooled, (reduced, c, 1, 1), mid, bias=True)
+            + activation(mid, act)
+            + conv(mid, (c, reduced, 1, 1), pooled, bias=True)
+            + activation(pooled, gate)
+            + elementwise([x, pooled], x))
+
+
+def mixconv(n: int, c_splits: Sequence[int], kernels: Sequence[int], h: int, w: int,
+            stride: int = 1) -> Cost:
+    r"""MixConv (Tan & Le 2019, arXiv:1907.09595, Sec. 3): the channels are split into groups
+    :math:`c_1 + \dots + c_g = C`, group :math:`i` gets a :math:`k_i \times k_i` depthwise
+    convolution, outputs are concatenated:
+
+    .. math::  \mathrm{madds} = N\,H_{out} W_{out} \sum_i c_i k_i^2,\quad
+               \mathrm{params} = \sum_i c_i k_i^2
+
+    (without bias), plus the concat's :math:`2|y|` MAC; the split is a view.  With a single group
+    it is a plain depthwise convolution.
+    """
+    ho, wo = -(-h // stride), -(-w // stride)
+    total = ZERO
+    for ci, k in zip(c_splits, kernels):
+        total = total + conv((n, ci, h, w), (ci, 1, k, k), (n, ci, ho, wo))
+    out = (n, sum(c_splits), ho, wo)
+    if len(c_splits) > 1:
+        total = total + concat([(n, ci, ho, wo) for ci in c_splits], out)
+    return total
+
+
+def pointwise_mac_lower_bound(h: int, w: int, madds: int) -> float:
+    r"""ShuffleNetV2 G1 bound for a 1x1 convolution with :math:`B` multiply-adds on an
+    :math:`h\times w` map: :math:`\mathrm{MAC} \ge 2\sqrt{hwB} + B/(hw)` (equality at
+    :math:`c_1 = c_2`)."""
+    return 2 * math.sqrt(h * w * madds) + madds / (h * w)
+
+
+def group_pointwise_mac(h: int, w: int, c1: int, c2: int, g: int) -> int:
+    r"""ShuffleNetV2 G2 (Eq. 2): MAC of a 1x1 group convolution,
+    :math:`hw(c_1+c_2) + c_1c_2/g`."""
+    return h * w * (c1 + c2) + c1 * c2 // g
+
+
+def effective_kernel(kernel: int, dilation: int) -> int:
+    """Receptive field of a dilated kernel: ``(K - 1) * r + 1``."""
+    return (kernel - 1) * dilation + 1
+
+
+def separable_ratio(n_out: int, kernel: int) -> float:
+    """Depthwise-separable / standard convolution cost ratio, ``1/N + 1/K^2`` (MobileNets Eq. 5)."""
+    return 1.0 / n_out + 1.0 / kernel ** 2
+
+
+def as_tuple(v, n: int = 2) -> Tuple[int, ...]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v,) * n
