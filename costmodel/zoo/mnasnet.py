@@ -1,0 +1,63 @@
+"""MnasNet: Tan, Chen, Pang, Vasudevan, Sandler, Howard, Le 2019, "MnasNet: Platform-Aware Neural
+Architecture Search for Mobile", arXiv:1807.11626, CVPR 2019.
+
+MnasNet-A1 from Figure 7(a); figures from Sec. 6.1 / Table 1 (75.2% top-1, 3.9M parameters,
+312M multiply-adds). torchvision's ``mnasnet1_0`` is the B1 variant (no SE) and is not this model.
+"""
+from __future__ import annotations
+
+import torch.nn as nn
+
+from costmodel.zoo.common import ConvBNAct
+from costmodel.zoo.mbconv import MBConv
+from costmodel.zoo.registry import Published, register
+
+# Figure 7(a) stages: (expansion, kernel, SE ratio, output channels, repeats, first stride)
+_A1 = [(1, 3, 0.0, 16, 1, 1), (6, 3, 0.0, 24, 2, 2), (3, 5, 0.25, 40, 3, 2),
+       (6, 3, 0.0, 80, 4, 2), (6, 3, 0.25, 112, 2, 1), (6, 5, 0.25, 160, 3, 2),
+       (6, 3, 0.0, 320, 1, 1)]
+
+
+class MnasNet(nn.Module):
+    """MnasNet-A1 (Figure 7a): 3x3 stride-2 conv (32), SepConv 3x3 (16), then MBConv6 3x3 (24, x2),
+    MBConv3 5x5 SE (40, x3), MBConv6 3x3 (80, x4), MBConv6 3x3 SE (112, x2), MBConv6 5x5 SE
+    (160, x3), MBConv6 3x3 (320, x1); 1x1 conv to 1280, global average pooling, FC. ReLU
+    throughout, BN after every conv.
+
+    Details the figure leaves open follow the official tensorflow/tpu
+    models/official/mnasnet/mnasnet_model.py: SepConv is an MBConv with expansion 1 (depthwise
+    3x3 + BN + ReLU, linear 1x1 + BN, no shortcut); SE sits after the depthwise conv, its
+    bottleneck is ``max(1, int(block input channels * 0.25))`` (of the block *input*, not the
+    expanded width), reduce/expand 1x1 convs with bias, ReLU, sigmoid gate; identity shortcut
+    when stride 1 and channels equal; the 1280 head is a 1x1 conv without bias + BN + ReLU.
+    Dropout omitted (inference). ``act`` is ReLU for MnasNet (EfficientNet reuses this class
+    with SiLU). Gaps: params -0.3% vs the paper's 3.9M; multiply-adds -0.1% vs
+    the paper's 312M and -1.1% vs the official README's 315.2M.
+    """
+
+    def __init__(self, config=_A1, act: type = nn.ReLU, stem: int = 32, head: int = 1280,
+                 num_classes: int = 1000):
+        super().__init__()
+        cin = stem
+        layers = [ConvBNAct(3, cin, 3, 2, act=act)]
+        for t, k, se, cout, n, s in config:
+            for i in range(n):
+                layers.append(MBConv(cin, cout, cin * t, k, s if i == 0 else 1, act=act,
+                                     se_channels=max(1, int(cin * se)) if se else None,
+                                     se_act=act))
+                cin = cout
+        layers.append(ConvBNAct(cin, head, 1, act=act))
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(head, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.pool(self.features(x)).flatten(1))
+
+
+@register("mnasnet_a1", Published(
+        params_m=3.9, madds_m=312, top1=75.2, resolution=224,
+        source="Tan et al. 2019, MnasNet, arXiv:1807.11626 (CVPR 2019), Sec. 6.1 / Table 1",
+        notes="MobileNetV3 Table 3 lists 315M; tensorflow/tpu mnasnet README: 3.9M / 315.2M"))
+def mnasnet_a1(**kwargs):
+    return MnasNet(_A1, **kwargs)
