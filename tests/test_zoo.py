@@ -19,6 +19,8 @@ KNOWN_GAPS = {
     ("mixnet_m", "madds"): "released MixNet layout counts 339M conv+linear vs the paper's 360M",
     ("espnetv2_s0_5", "madds"): "the official README counts convolutions only (28.376M exactly); "
                                 "the classifier adds 1.02M",
+    ("shiftnet_a", "params"): "ImageNet layout not published in retrievable text; figures from a survey",
+    ("shiftnet_b", "params"): "ImageNet layout not published in retrievable text; madds match to 0.01%",
     ("fenet_x1_0", "params"): "the 1.0x head width is not published; 1380 from the official log",
 }
 
