@@ -319,6 +319,24 @@ class _Recorder(TorchFunctionMode):
             h.remove()
 
 
+#: leaf modules whose output has the input's shape, dtype and layout, and whose meta kernel is a
+#: slow Python decomposition: while tracing, their forward is replaced by an empty_like.
+_SHAPE_PRESERVING = (nn.modules.batchnorm._BatchNorm,)
+
+
+@contextlib.contextmanager
+def _fast_shape_rules(model: nn.Module, is_leaf: Callable[[nn.Module], bool]):
+    patched = [m for m in model.modules() if isinstance(m, _SHAPE_PRESERVING) and is_leaf(m)
+               and "forward" not in vars(m)]
+    for m in patched:
+        m.forward = lambda x, *args, **kwargs: torch.empty_like(x)
+    try:
+        yield
+    finally:
+        for m in patched:
+            del m.forward
+
+
 def _meta_state(model: nn.Module) -> Dict[str, torch.Tensor]:
     """Meta-device stand-ins for every parameter and buffer (tied weights map to one tensor)."""
     state: Dict[str, torch.Tensor] = {}
@@ -364,7 +382,7 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
     rec.param_names = original  # leaf hooks see the swapped-in meta tensors: canonical names
     rec.state_ids = {id(t) for t in state.values()}
     try:
-        with torch.no_grad(), rec:
+        with torch.no_grad(), _fast_shape_rules(model, is_leaf), rec:
             for t in meta_inputs:
                 rec.keep_alive.append(t)
             output = functional_call(model, state, meta_inputs, tie_weights=True, strict=False)
