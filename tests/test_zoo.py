@@ -21,6 +21,8 @@ KNOWN_GAPS = {
                                 "the classifier adds 1.02M",
     ("shiftnet_a", "params"): "ImageNet layout not published in retrievable text; figures from a survey",
     ("shiftnet_b", "params"): "ImageNet layout not published in retrievable text; madds match to 0.01%",
+    ("googlenet", "params"): "Table 1 widths give 6,998,552 params; the quoted 6.8M (MobileNets "
+                             "Table 8) does not fit the architecture",
     ("fenet_x1_0", "params"): "the 1.0x head width is not published; 1380 from the official log",
 }
 
