@@ -98,7 +98,7 @@ class CostReport:
     def by_kind(self) -> pd.DataFrame:
         """Totals per op kind, with each kind's share of madds and MAC."""
         g = self.layers.groupby("kind", sort=False)[COUNTS].sum()
-        g.insert(0, "ops", self.layers.groupby("kind", sort=False).size())
+        g.insert(0, "ops", self.layers.groupby("kind", sort=False).size().astype("int64"))
         for c in ("madds", "mac"):
             g[f"{c}_share"] = g[c] / max(self.total[c], 1)
         return g.sort_values("mac", ascending=False)
@@ -173,7 +173,7 @@ class CostReport:
         parts = [f"{self.model_name}  input {_shape_str(self.input_shapes)}", self._total_line(), "",
                  _text_table(self._module_table(max_depth)), "", _text_table(self._kind_table())]
         if layers:
-            parts += ["", _text_table(self._layer_table())]
+            parts += ["", _text_table(self._layer_table(), left=3)]
         if self.unsupported:
             parts += ["", "unsupported ops (no formula, counted as zero): " + ", ".join(self.unsupported)]
         return "\n".join(parts) + "\n"
@@ -204,18 +204,22 @@ class CostReport:
     def _kind_table(self):
         df = self.by_kind()
         return [["kind", "ops", "params", "madds", "mac", "madds %", "mac %"]] + [
-            [k, str(r.ops), human(r.params), human(r.madds), human(r.mac),
-             f"{100 * r.madds_share:.1f}", f"{100 * r.mac_share:.1f}"] for k, r in df.iterrows()]
+            [r.Index, str(r.ops), human(r.params), human(r.madds), human(r.mac),
+             f"{100 * r.madds_share:.1f}", f"{100 * r.mac_share:.1f}"] for r in df.itertuples()]
 
     def _layer_table(self):
         head = ["#", "name", "kind", "out_shape", "kernel", "stride", "groups", "params", "madds",
                 "mac", "intensity"]
         rows = [head]
         for i, r in enumerate(self.layers.itertuples(index=False)):
-            rows.append([str(i), r.name, r.kind, r.out_shape, r.kernel or "", r.stride or "",
+            rows.append([str(i), r.name, r.kind, r.out_shape, _text(r.kernel), _text(r.stride),
                          "" if pd.isna(r.groups) else str(r.groups), human(r.params), human(r.madds),
                          human(r.mac), "-" if pd.isna(r.intensity) else f"{r.intensity:.2f}"])
         return rows
+
+
+def _text(v) -> str:
+    return v if isinstance(v, str) else ""
 
 
 def _write(path, text: str) -> str:
@@ -239,11 +243,12 @@ def _html_table(rows: List[List[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _text_table(rows: List[List[str]]) -> str:
+def _text_table(rows: List[List[str]], left: int = 1) -> str:
+    """Fixed-width table; the first ``left`` columns are text (left-aligned), the rest numbers."""
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for j, r in enumerate(rows):
-        cells = [str(c).ljust(w) if i == 0 or (i == 1 and len(rows[0]) > 8) else str(c).rjust(w)
+        cells = [str(c).ljust(w) if i < left else str(c).rjust(w)
                  for i, (c, w) in enumerate(zip(r, widths))]
         lines.append("  ".join(cells).rstrip())
         if j == 0:
