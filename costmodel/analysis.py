@@ -27,7 +27,7 @@ def parse_shape(shape: ShapeLike) -> Tuple[int, ...]:
     """``"1x3x224x224"`` / ``"1,3,224,224"`` / ``(1, 3, 224, 224)`` -> ``(1, 3, 224, 224)``."""
     if isinstance(shape, str):
         parts = [p for p in re.split(r"[x,\s]+", shape.strip().lower()) if p]
-        if not parts or not all(p.isdigit() for p in parts):
+        if not parts or not all(p.isdecimal() and p.isascii() for p in parts):
             raise ShapeError(f"bad input shape {shape!r}: expected positive integers separated by "
                              f"'x', e.g. 1x3x224x224")
         dims = tuple(int(p) for p in parts)
@@ -56,7 +56,7 @@ def trace_model(model: nn.Module, input_shape: ShapeLike, dtype: torch.dtype = t
     if not isinstance(model, nn.Module):
         raise TypeError(f"costmodel.analyze expects a torch.nn.Module, got {type(model).__name__}")
     inputs = [torch.empty(s, dtype=dtype, device="meta") for s in _input_shapes(input_shape)]
-    return trace(model, inputs, is_leaf=handles.has_module_handle)
+    return trace(model, inputs, is_leaf=handles.has_module_handle, dtype=dtype)
 
 
 def analyze(model: nn.Module, input_shape: ShapeLike = (1, 3, 224, 224),

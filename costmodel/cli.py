@@ -22,7 +22,7 @@ from costmodel.tracer import TraceError
 from costmodel.zoo import registry
 
 #: modules that contribute sub-commands (each defines ``register_cli(subparsers)``)
-COMMAND_MODULES: List[str] = []
+COMMAND_MODULES: List[str] = ["costmodel.plots", "costmodel.reports_cmd", "costmodel.guidelines.cli", "costmodel.arm.cli", "costmodel.latency.cli"]
 
 
 class CLIError(Exception):
@@ -78,7 +78,7 @@ def add_model_args(p: argparse.ArgumentParser, many: bool = False):
 
 def _report(args) -> int:
     model = load_model(args.model)
-    shape = parse_shape(args.input or default_input(args.model))
+    shape = parse_shape(default_input(args.model) if args.input is None else args.input)
     try:
         report = analyze(model, shape)
     except TraceError as exc:

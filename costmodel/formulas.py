@@ -235,7 +235,8 @@ def adaptive_pool(x_shape: Shape, out_shape: Shape, mode: str = "avg") -> Cost:
     r"""Adaptive (e.g. global) pooling, counted exactly from PyTorch's window rule.
 
     Average: flops :math:`= N C \prod_d W_d` where :math:`W_d` is the summed window length along
-    axis :math:`d` (adds) plus :math:`|y|` divisions - for global pooling :math:`|x| + NC`.
+    axis :math:`d` (the window's adds, with its one division standing in for the first add, as in
+    :func:`pool`) - for global pooling :math:`|x|`, the same as fvcore's count.
     Max: the adds become comparisons, one fewer per window.  MAC :math:`= |x| + |y|`.
     """
     lead = numel(out_shape[:2])

@@ -120,7 +120,8 @@ def conv_function(rec: OpRecord) -> OpCost:
     x, w = rec.args[0], rec.arg(1, "weight")
     bias = rec.arg(2, "bias")
     transposed = "transpose" in rec.op
-    pos = (3, 4, 6, 5) if transposed else (3, 4, 5, 6)  # stride, padding, dilation, groups
+    # F.conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation)
+    pos = (3, 4, 7, 6) if transposed else (3, 4, 5, 6)  # stride, padding, dilation, groups
     return _conv_cost(x, w.shape, rec.output, bias is not None, rec.arg(pos[3], "groups", 1),
                       rec.arg(pos[0], "stride", 1), rec.arg(pos[2], "dilation", 1), transposed)
 
@@ -145,10 +146,18 @@ def linear_function(rec: OpRecord) -> OpCost:
                                       rec.arg(2, "bias") is not None))
 
 
-@for_functions("matmul", "mm", "bmm", "einsum_2")
+@for_functions("matmul", "mm", "bmm")
 def matmul_function(rec: OpRecord) -> OpCost:
     a, b = rec.args[0], rec.args[1]
     return OpCost("matmul", fm.matmul(a.shape, b.shape, rec.output.shape))
+
+
+@for_functions("addmm", "baddbmm", "addbmm")
+def add_matmul_function(rec: OpRecord) -> OpCost:
+    """``beta * c + alpha * (a @ b)``: the product plus one add per output (reads c once)."""
+    c, a, b = rec.args[0], rec.args[1], rec.args[2]
+    prod = fm.matmul(a.shape, b.shape, rec.output.shape)
+    return OpCost("matmul", prod + fm.Cost(flops=rec.output.numel, mac=c.numel))
 
 
 # ---------------------------------------------------------------------------------------------

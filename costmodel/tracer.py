@@ -213,8 +213,8 @@ class _Recorder(TorchFunctionMode):
             self.module_path.setdefault(id(mod), path)
         self.handles = []
         for mod in {id(m): m for m in model.modules()}.values():
-            self.handles.append(mod.register_forward_pre_hook(self._pre_hook))
-            self.handles.append(mod.register_forward_hook(self._post_hook))
+            self.handles.append(mod.register_forward_pre_hook(self._pre_hook, with_kwargs=True))
+            self.handles.append(mod.register_forward_hook(self._post_hook, with_kwargs=True))
 
     # ------------------------------------------------------------------ helpers
     def _unique_name(self, base: str) -> str:
@@ -238,14 +238,15 @@ class _Recorder(TorchFunctionMode):
         return self.module_path.get(id(self.stack[-1]), "") if self.stack else ""
 
     # ------------------------------------------------------------------ module hooks
-    def _pre_hook(self, module, args):
+    def _pre_hook(self, module, args, kwargs):
         self.stack.append(module)
         if self.leaf_depth or self.is_leaf(module):
             if self.leaf_depth == 0:
-                self._leaf_inputs = self._activations(_flatten_tensors(args))
+                self._leaf_inputs = self._activations(_flatten_tensors((args, kwargs)))
             self.leaf_depth += 1
+        return None
 
-    def _post_hook(self, module, args, output):
+    def _post_hook(self, module, args, kwargs, output):
         self.stack.pop()
         if not self.leaf_depth:
             return None
@@ -287,8 +288,11 @@ class _Recorder(TorchFunctionMode):
         outs = _flatten_tensors(out)
         if short == "setitem":  # in-place write into args[0], returns None
             outs = [args[0]]
-        if not outs or short in ("__get__", "__set__"):
-            return out  # shape queries, dtype lookups, property reads...
+        if not outs or short == "__set__":
+            return out  # shape queries, dtype lookups...
+        if short == "__get__":  # a tensor-valued property: x.T, x.mT, x.real ...
+            short = getattr(getattr(func, "__self__", None), "__name__", "property")
+            qual = "Tensor." + short
         tensors = _flatten_tensors((args, kwargs))
         inputs = self._activations(tensors)
         params = {}
@@ -337,14 +341,16 @@ def _fast_shape_rules(model: nn.Module, is_leaf: Callable[[nn.Module], bool]):
             del m.forward
 
 
-def _meta_state(model: nn.Module) -> Dict[str, torch.Tensor]:
-    """Meta-device stand-ins for every parameter and buffer (tied weights map to one tensor)."""
+def _meta_state(model: nn.Module, dtype: Optional[torch.dtype] = None) -> Dict[str, torch.Tensor]:
+    """Meta-device stand-ins for every parameter and buffer (tied weights map to one tensor),
+    floating-point ones cast to ``dtype`` when given (as ``model.to(dtype)`` would)."""
     state: Dict[str, torch.Tensor] = {}
     by_id: Dict[int, torch.Tensor] = {}
     for name, t in list(model.named_parameters(remove_duplicate=False)) + list(
             model.named_buffers(remove_duplicate=False)):
         if id(t) not in by_id:
-            by_id[id(t)] = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
+            dt = dtype if dtype is not None and t.is_floating_point() else t.dtype
+            by_id[id(t)] = torch.empty_strided(t.shape, t.stride(), dtype=dt, device="meta")
         state[name] = by_id[id(t)]
     return state
 
@@ -360,8 +366,12 @@ def _as_meta_inputs(inputs) -> Tuple[torch.Tensor, ...]:
     return tuple(out)
 
 
-def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool]] = None) -> Graph:
+def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool]] = None,
+          dtype: Optional[torch.dtype] = None) -> Graph:
     """Trace ``model`` on ``inputs`` (tensors, real or meta: only their shapes and dtypes are used).
+
+    ``dtype``, when given, is the precision of the floating-point parameters and buffers for the
+    trace (the model itself is not changed).
 
     ``is_leaf(module)`` decides which modules are recorded as one op (default: modules without
     children).  The model runs in eval mode (inference structure: BN uses running statistics,
@@ -372,7 +382,7 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     is_leaf = is_leaf or (lambda m: next(iter(m.children()), None) is None)
     meta_inputs = _as_meta_inputs(inputs)
-    state = _meta_state(model)
+    state = _meta_state(model, dtype)
     modes = {m: m.training for m in model.modules()}
     model.eval()
     rec = _Recorder(model, is_leaf)
