@@ -160,6 +160,8 @@ class CostReport:
                 "<h2>Layers</h2>", _html_table(self._layer_table()),
                 "<h2>Units</h2><ul>" + "".join(
                     f"<li><code>{k}</code>: {html.escape(v)}</li>" for k, v in UNITS.items()) + "</ul>"]
+        from costmodel.plots import layer_bars_section  # lazy: plots imports this module
+        body.insert(body.index("<h2>Layers</h2>"), layer_bars_section(self.layers))
         style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
                  "font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
                  "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f6f6f6}")

@@ -1,0 +1,361 @@
+"""``costmodel reports --out reports/``: regenerate the whole ``reports/`` folder in one go.
+
+What it writes (``OUT`` is ``--out``)::
+
+    OUT/README.md                      index: what is here, what was skipped and why
+    OUT/zoo.md, OUT/zoo.csv            the zoo summary table (costmodel vs published figures)
+    OUT/models/<name>.{md,html,csv}    per-layer report of every zoo model (HTML with layer bars
+                                       of madds, MAC and predicted time shares)
+    OUT/accuracy_vs_<x>.{png,svg,csv}  accuracy versus madds, params, MAC, predicted and
+                                       measured latency (points in the CSV)
+    OUT/latency.csv                    per-model predicted / measured ms (reusable as --timings)
+    OUT/latency/                       the latency validation report (``validate-report``) and
+                                       the device profile everything here was predicted with
+    OUT/guidelines.md (+ .json, PNGs)  the guideline experiments (``guidelines run``)
+
+Latency, validation and guideline parts come from :mod:`costmodel.latency` and
+:mod:`costmodel.guidelines` through small hooks (:func:`_validation_report`,
+:func:`_guideline_report`); a part that cannot be produced here is skipped with a message on
+stderr and a line in ``OUT/README.md``, never silently.  The device profile is ``--profile``,
+else ``OUT/latency/profile.json`` from an earlier run, else a fresh calibration saved there.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import pandas as pd
+
+import costmodel
+from costmodel import plots
+from costmodel.report import CostReport
+from costmodel.zoo import registry
+
+#: the guideline experiments' JSON, kept so that ``--skip-latency`` can re-render without timing
+GUIDELINES_MD = "guidelines.md"
+LATENCY_DIR = "latency"
+
+
+@dataclass
+class ReportsOutcome:
+    """What :func:`generate_reports` wrote and what it skipped (``(part, reason)``)."""
+
+    out_dir: str
+    written: List[str] = field(default_factory=list)
+    skipped: List[Tuple[str, str]] = field(default_factory=list)
+    latency: Dict[str, Dict[str, float]] = field(default_factory=dict)
+
+
+def _rel(path: str, root: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def _report_with_times(rep: CostReport, per_layer: Optional[pd.DataFrame]) -> CostReport:
+    """``rep`` with a ``pred_ms`` column (predicted per-layer ms) when predictions exist."""
+    if per_layer is None or "pred_ms" not in per_layer.columns:
+        return rep
+    times = per_layer.drop_duplicates("name").set_index("name")["pred_ms"]
+    layers = rep.layers.copy()
+    layers["pred_ms"] = layers["name"].map(times).astype(float)
+    return CostReport(layers, rep.graph, rep.model_name, rep.unsupported)
+
+
+def write_model_report(name: str, out_dir: str, per_layer: Optional[pd.DataFrame] = None) -> List[str]:
+    """``models/<name>.md``, ``.html`` (with layer bars) and ``.csv`` for one zoo model."""
+    rep = _report_with_times(plots.zoo_report(name), per_layer)
+    d = os.path.join(out_dir, "models")
+    os.makedirs(d, exist_ok=True)
+    base = os.path.join(d, name)
+    rep.to_markdown(base + ".md")
+    rep.to_csv(base + ".csv")
+    with open(base + ".html", "w", encoding="utf-8") as f:
+        f.write(rep.to_html())
+    return [base + ".md", base + ".html", base + ".csv"]
+
+
+def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List[str]:
+    """``zoo.md`` and ``zoo.csv``: costmodel's counts beside the published figures."""
+    table = plots.zoo_table(names)
+    csv_path, md_path = os.path.join(out_dir, "zoo.csv"), os.path.join(out_dir, "zoo.md")
+    table.to_csv(csv_path, index=False)
+    text = ["# Zoo: costmodel versus the published figures", "",
+            "One row per zoo model, analyzed at its published input resolution. `madds all` counts "
+            "every op (conv, linear, norm, pooling, element-wise ...); `madds conv+fc` only conv "
+            "and linear layers, which is what the papers count, so the `madds gap` compares that "
+            "one with the paper. Gaps are (costmodel - paper) / paper; `-` where the paper gives "
+            "no figure. MAC: memory access cost in elements (ShuffleNetV2's definition). Each "
+            "model's docstring explains its remaining gap.", "",
+            plots.zoo_table_markdown(table)]
+    with open(md_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(text))
+    return [md_path, csv_path]
+
+
+def _run_cli(argv: Sequence[str]) -> int:
+    """Run a sibling sub-command (``costmodel guidelines run ...``) in this process."""
+    from costmodel import cli
+
+    return cli.run(list(argv))
+
+
+def _has_command(name: str) -> bool:
+    from costmodel import cli
+
+    try:
+        sub = next(a for a in cli.build_parser()._actions if getattr(a, "choices", None))
+    except StopIteration:
+        return False
+    return name in sub.choices
+
+
+def _profile(out_dir: str, quick: bool, profile_path: Optional[str], say) -> Tuple[object, str]:
+    """(profile, its path): ``--profile``, else OUT/latency/profile.json, else calibrate there."""
+    if profile_path:
+        return plots.load_profile(profile_path), profile_path
+    saved = os.path.join(out_dir, LATENCY_DIR, "profile.json")
+    if os.path.isfile(saved):
+        return plots.load_profile(saved), saved
+    os.makedirs(os.path.dirname(saved), exist_ok=True)
+    say(f"calibrating this machine's latency profile ({'45 s' if quick else 'minutes'}) -> {saved}")
+    prof = plots.calibrate_profile(saved, quick, threads=(1,) if quick else (1, 2))
+    return prof, saved
+
+
+def _validation_report(out_dir: str, names, quick: bool, profile, argv) -> List[str]:
+    """``costmodel.latency.validate.validation_report`` into OUT/latency (quick: fewer held-out
+    networks, shorter timings).  Returns the files written; raises LatencyUnavailable."""
+    try:
+        from costmodel.latency.validate import validation_report
+    except ImportError as exc:
+        raise plots.LatencyUnavailable(f"costmodel.latency.validate is not available ({exc})")
+    d = os.path.join(out_dir, LATENCY_DIR)
+    budget = (dict(n_networks=8, threads=(1,), e2e_time_s=0.1, layer_time_s=0.005) if quick
+              else {})
+    plots._call(validation_report, d, profile, zoo_names=list(names), progress=False,
+                command="costmodel " + " ".join(argv), **budget)
+    return [os.path.join(d, f) for f in sorted(os.listdir(d))]
+
+
+def _guideline_report(out_dir: str, quick: bool, skip_latency: bool, profile_path: Optional[str]
+                      ) -> List[str]:
+    """``costmodel guidelines run`` (or, with ``--skip-latency``, ``guidelines render`` of the
+    saved results) into OUT/guidelines.md.  Raises RuntimeError with the reason when it can't."""
+    md = os.path.join(out_dir, GUIDELINES_MD)
+    js = os.path.splitext(md)[0] + ".json"
+    if not _has_command("guidelines"):
+        raise RuntimeError("costmodel.guidelines has no `guidelines` command here")
+    if skip_latency:
+        if not os.path.isfile(js):
+            raise RuntimeError(f"--skip-latency and no saved results ({js}) to re-render")
+        argv = ["guidelines", "render", js, "--out", md]
+    else:
+        argv = ["guidelines", "run", "--out", md, "--json", js, "--silent"]
+        argv += ["--quick"] if quick else []
+        argv += ["--profile", profile_path] if profile_path else []
+    rc = _run_cli(argv)
+    if rc != 0:
+        raise RuntimeError(f"`costmodel {' '.join(argv)}` exited with status {rc}")
+    stem = os.path.splitext(os.path.basename(md))[0]
+    return [os.path.join(out_dir, f) for f in sorted(os.listdir(out_dir))
+            if f.startswith(stem) and os.path.isfile(os.path.join(out_dir, f))]
+
+
+def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step, say):
+    """Profile, validation report, predicted and measured ms per model; fills outcome."""
+    per_layer: Dict[str, pd.DataFrame] = {}
+    step("latency profile")
+    try:
+        profile, profile_path = _profile(out_dir, quick, profile_path, say)
+    except Exception as exc:  # noqa: BLE001 - optional part: say why and go on
+        outcome.skipped.append(("latency (profile, validation report, predicted latency)",
+                                _why(exc)))
+        return per_layer, None
+    step("validation report")
+    try:
+        outcome.written += _validation_report(out_dir, names, quick, profile, argv)
+    except Exception as exc:  # noqa: BLE001
+        outcome.skipped.append(("validation report", _why(exc)))
+    measured = {}
+    tj = os.path.join(out_dir, LATENCY_DIR, "timings.json")
+    if os.path.isfile(tj):
+        try:
+            measured = plots.read_timings(tj, threads=1).get("latency_measured", {})
+        except (OSError, ValueError, KeyError) as exc:
+            say(f"cannot reuse {tj} ({exc}); measuring again")
+    predicted = {}
+    for name in names:
+        step(f"latency {name}")
+        model = registry.create(name).eval()
+        shape = registry.entry(name).input_shape
+        try:
+            res = plots.predict_result(model, shape, profile, plots.zoo_report(name))
+            predicted[name] = plots._as_ms(res)
+            layers = getattr(res, "layers", None)
+            if isinstance(layers, pd.DataFrame) and "pred_ms" in layers.columns:
+                per_layer[name] = layers
+        except Exception as exc:  # noqa: BLE001
+            outcome.skipped.append((f"predicted latency of {name}", _why(exc)))
+        if name not in measured:
+            try:
+                measured[name] = plots.measured_ms(model, shape, quick)
+            except Exception as exc:  # noqa: BLE001
+                outcome.skipped.append((f"measured latency of {name}", _why(exc)))
+    outcome.latency = {k: v for k, v in (("latency_predicted", predicted),
+                                         ("latency_measured", measured)) if v}
+    return per_layer, profile_path
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, (plots.LatencyUnavailable, RuntimeError)) \
+        else f"{type(exc).__name__}: {exc}"
+
+
+def _write_index(outcome: ReportsOutcome, names: Sequence[str], argv: Sequence[str]) -> str:
+    root = outcome.out_dir
+    lines = ["# costmodel reports", "",
+             f"Generated by `costmodel {' '.join(argv)}` (costmodel {costmodel.__version__}, "
+             f"torch {_torch_version()}, Python {platform.python_version()}) for "
+             f"{len(names)} zoo models.", "",
+             "- [zoo.md](zoo.md): the zoo summary table (costmodel versus published figures)"]
+    order = ["madds", "params", "mac"] + list(plots.LATENCY_METRICS)
+    plots_written = sorted({_rel(p, root) for p in outcome.written
+                            if os.path.basename(p).startswith("accuracy_vs_") and p.endswith(".png")},
+                           key=lambda p: next((i for i, k in enumerate(order)
+                                               if p.endswith(f"accuracy_vs_{k}.png")), 99))
+    for p in plots_written:
+        lines.append(f"- [{p}]({p}) (also .svg; points in .csv)")
+    others = sorted({_rel(p, root) for p in outcome.written
+                     if (p.endswith(".md") or os.path.basename(p) == "latency.csv")
+                     and not _rel(p, root).startswith("models/")
+                     and _rel(p, root) not in ("zoo.md", "README.md")})
+    lines += [f"- [{p}]({p})" for p in others]
+    lines += ["- `models/<name>.md|html|csv`: per-layer report of each zoo model; the HTML has "
+              "bars of each layer's madds / MAC (/ predicted time) share", ""]
+    lines += ["Models: " + ", ".join(f"[{n}](models/{n}.html)" for n in names), ""]
+    if outcome.skipped:
+        lines += ["## Skipped", ""] + [f"- {part}: {why}" for part, why in outcome.skipped] + [""]
+    path = os.path.join(root, "README.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    return path
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = None,
+                     skip_latency: bool = False, quick: bool = False, progress: bool = True,
+                     profile_path: Optional[str] = None,
+                     argv: Sequence[str] = ("reports",),
+                     message: Callable[[str], None] = None) -> ReportsOutcome:
+    """Regenerate ``out_dir``; returns what was written and what was skipped (with reasons)."""
+    from tqdm.auto import tqdm
+
+    names = list(registry.names() if names is None else names)
+    os.makedirs(out_dir, exist_ok=True)
+    outcome = ReportsOutcome(out_dir)
+    n = len(names)
+    total = (0 if skip_latency else 2 + n) + n + 1 + 5 + 1 + 1
+    bar = tqdm(total=total, desc="reports", unit="step", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    say = message or (lambda s: tqdm.write(s, file=sys.stderr))
+
+    def step(desc: str):
+        bar.set_postfix_str(desc[:40], refresh=False)
+        bar.update(1)
+
+    def skip(part: str, why: str):
+        outcome.skipped.append((part, why))
+
+    try:
+        per_layer: Dict[str, pd.DataFrame] = {}
+        if skip_latency:
+            skip("latency (profile, validation report, latency plots, per-layer predicted times)",
+                 "--skip-latency (an existing latency/ folder is left as it was)")
+        else:
+            per_layer, profile_path = _latency(out_dir, names, quick, profile_path, argv, outcome,
+                                               step, say)
+            if outcome.latency:
+                lat = pd.DataFrame({"name": names})
+                for key, col in (("latency_predicted", "predicted_ms"),
+                                 ("latency_measured", "measured_ms")):
+                    if key in outcome.latency:
+                        lat[col] = lat["name"].map(outcome.latency[key])
+                p = os.path.join(out_dir, "latency.csv")
+                lat.to_csv(p, index=False, float_format="%.6g")
+                outcome.written.append(p)
+        for name in names:
+            step(f"report {name}")
+            outcome.written += write_model_report(name, out_dir, per_layer.get(name))
+        step("zoo table")
+        outcome.written += write_zoo_table(out_dir, names)
+        for key in ("madds", "params", "mac") + plots.LATENCY_METRICS:
+            step(f"plot {key}")
+            xv = outcome.latency.get(key)
+            if key in plots.LATENCY_METRICS and not xv:
+                if not skip_latency:
+                    skip(f"accuracy_vs_{key}", "no timings (see the latency lines above)")
+                continue
+            stem = os.path.join(out_dir, f"accuracy_vs_{key}")
+            res = plots.plot_accuracy(key, [stem + ".png", stem + ".svg"], names, (), xv,
+                                      data_csv=stem + ".csv")
+            outcome.written += res.paths
+        step("guideline report")
+        try:
+            outcome.written += _guideline_report(out_dir, quick, skip_latency,
+                                                 None if skip_latency else profile_path)
+        except Exception as exc:  # noqa: BLE001 - optional part: say why and go on
+            skip("guideline report", _why(exc))
+        step("index")
+        outcome.written.append(_write_index(outcome, names, argv))
+    finally:
+        bar.close()
+    for part, why in outcome.skipped:
+        say(f"skipped {part}: {why}")
+    return outcome
+
+
+def _cli(args) -> int:
+    from costmodel.cli import CLIError
+
+    names = None
+    if args.models:
+        for n in args.models:
+            try:
+                registry.entry(n)
+            except registry.UnknownModelError as exc:
+                raise CLIError(str(exc)) from None
+        names = args.models
+    argv = ["reports", "--out", args.out] + (["--skip-latency"] if args.skip_latency else []) + \
+        (["--quick"] if args.quick else []) + (["--models"] + args.models if args.models else [])
+    outcome = generate_reports(args.out, names, args.skip_latency, args.quick,
+                               progress=not args.no_progress, profile_path=args.profile, argv=argv)
+    print(f"wrote {len(outcome.written)} files under {args.out}"
+          + (f"; skipped {len(outcome.skipped)} part(s), listed in "
+             f"{os.path.join(args.out, 'README.md')}" if outcome.skipped else ""))
+    return 0
+
+
+def register_cli(subparsers):
+    p = subparsers.add_parser(
+        "reports", help="regenerate the reports/ folder (zoo table, per-layer reports, plots, ...)",
+        description="Regenerate the reports folder: per-layer reports of every zoo model, the zoo "
+                    "summary table, the accuracy plots, the latency plots and the guideline and "
+                    "validation reports (those three when their packages can produce them here; "
+                    "otherwise they are skipped with a message).")
+    p.add_argument("--out", "-o", default="reports", help="output folder (default reports/)")
+    p.add_argument("--skip-latency", action="store_true", help="no timing at all (fast)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny timing budgets (45 s calibration, short measurements): a rough run")
+    p.add_argument("--models", nargs="+", default=None, help="only these zoo models")
+    p.add_argument("--profile", default=None,
+                   help="device profile for the predictions (default: OUT/latency/profile.json "
+                        "from an earlier run, else a fresh calibration saved there)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cli)
