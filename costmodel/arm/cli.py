@@ -1,0 +1,205 @@
+"""``costmodel arm setup|status|run|exec|compare``: aarch64 instruction counts under QEMU."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from costmodel.arm import environment as envmod
+
+
+def _env(args) -> envmod.ArmEnv:
+    return envmod.ArmEnv(args.cache_dir) if args.cache_dir else envmod.ArmEnv()
+
+
+def _common(p: argparse.ArgumentParser, cpu: bool = True):
+    p.add_argument("--cache-dir", default=None,
+                   help="where the aarch64 userland lives (default: $COSTMODEL_ARM_CACHE or "
+                        "~/.cache/costmodel/arm)")
+    p.add_argument("--qemu", default=None, help="qemu-aarch64 binary (default: from PATH)")
+    p.add_argument("--torch", default=envmod.DEFAULT_TORCH,
+                   help=f"torch version of the aarch64 wheel (default {envmod.DEFAULT_TORCH}, the "
+                        f"newest CPU-only aarch64 build on PyPI)")
+    if cpu:
+        p.add_argument("--cpu", default=envmod.DEFAULT_CPU,
+                       help="emulated core, recorded in the file (neoverse-n1, cortex-a76: NEON; "
+                            "a64fx or max: SVE) (default %(default)s)")
+
+
+def _errors(fn):
+    def wrapped(args):
+        from costmodel.cli import CLIError
+        from costmodel.arm.plugin import PluginLogError
+        from costmodel.arm.runner import EmulationError
+        try:
+            return fn(args)
+        except (envmod.SetupError, EmulationError, PluginLogError) as exc:
+            raise CLIError(str(exc)) from None
+    return wrapped
+
+
+@_errors
+def _setup(args) -> int:
+    info = envmod.ensure_all(_env(args), args.qemu, args.torch, args.mirror, args.force)
+    for s in info["steps"]:
+        what = "already there" if s.get("skipped") else "done"
+        print(f"{s['step']:7s} {what} ({s['step_seconds']} s)")
+    print(f"ready: {info['cache_dir']} (QEMU {info['qemu_version']}, plugin {info['plugin']})")
+    return 0
+
+
+@_errors
+def _status(args) -> int:
+    st = envmod.status(_env(args), args.qemu, args.torch)
+    if args.json:
+        print(json.dumps(st, indent=1))
+    else:
+        for k in ("cache_dir", "qemu", "qemu_version", "rootfs", "site", "plugin_built", "ready"):
+            print(f"{k:13s} {st.get(k)}")
+        if st.get("qemu_error"):
+            print(f"qemu_error    {st['qemu_error']}")
+    return 0 if st["ready"] else 1
+
+
+@_errors
+def _run(args) -> int:
+    from costmodel.cli import load_model
+    from costmodel.arm.runner import run_emulated
+    models = []
+    for m in args.model:
+        load_model(m)  # fail fast on the host, with the host's clear error
+        if ":" in m and m.split(":", 1)[0].endswith(".py"):  # the guest runs in another folder
+            path, factory = m.rsplit(":", 1)
+            m = f"{os.path.abspath(path)}:{factory}"
+        models.append(m)
+    inputs = [args.input] * len(models)
+    doc = run_emulated(models, inputs, args.out, _env(args), cpu=args.cpu,
+                       repeats=args.repeats, forward_repeats=args.forward_repeats,
+                       qemu=args.qemu, torch_version=args.torch, setup=not args.no_setup,
+                       timeout_s=args.timeout, nice=args.nice)
+    em = doc["emulation"]
+    for m in doc["models"]:
+        fi = m.get("forward_instructions")
+        print(f"{m['name']:24s} {'x'.join(map(str, m['input_shape'])):14s} "
+              f"forward {fi / 1e6 if fi else float('nan'):10.1f} M instr  "
+              f"layer sum {(m['layer_sum_instructions'] or 0) / 1e6:10.1f} M  "
+              f"spread {m.get('forward_instructions_spread_pct') or 0:.3f}%  "
+              f"emulation {m.get('emulation_wall_s') or 0:.0f} s")
+    for name, err in (em.get("failed_models") or {}).items():
+        print(f"{name}: failed under emulation: {err}", file=sys.stderr)
+    if args.out:
+        print(f"wrote {args.out} (emulated run: per-layer aarch64 instruction counts, "
+              f"cpu {em['cpu']}, {em.get('vector')})", file=sys.stderr)
+    return 1 if em.get("failed_models") else 0
+
+
+@_errors
+def _exec(args) -> int:
+    from costmodel.arm.runner import exec_in_guest
+    argv = list(args.args)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    return exec_in_guest(argv, _env(args), cpu=args.cpu, qemu=args.qemu, torch_version=args.torch,
+                         threads=args.threads, nice=args.nice)
+
+
+@_errors
+def _collect(args) -> int:
+    from costmodel.arm.runner import document_from_run_dir
+    if not os.path.isdir(args.run_dir):
+        raise envmod.SetupError(f"no run folder {args.run_dir} (they live under CACHE/runs/)")
+    doc = document_from_run_dir(args.run_dir, args.out)
+    print(f"wrote {args.out}: {', '.join(m['name'] for m in doc['models'])}", file=sys.stderr)
+    return 1 if doc["emulation"].get("failed_models") else 0
+
+
+@_errors
+def _merge(args) -> int:
+    from costmodel.cli import CLIError
+    from costmodel.arm.runner import merge_documents
+    from costmodel.latency import timings
+    try:
+        docs = [timings.load(p) for p in args.timings]
+    except timings.TimingFileError as exc:
+        raise CLIError(str(exc)) from None
+    doc = merge_documents(docs)
+    timings.save(doc, args.out)
+    print(f"wrote {args.out}: {len(doc['models'])} models from {len(docs)} runs", file=sys.stderr)
+    return 0
+
+
+def _compare(args) -> int:
+    from costmodel.cli import CLIError
+    from costmodel.arm.compare import compare_files
+    from costmodel.latency.timings import TimingFileError
+    try:
+        text = compare_files(args.timings, x86=args.x86, out=args.out)
+    except TimingFileError as exc:
+        raise CLIError(str(exc)) from None
+    if not args.out:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def register_cli(sub):
+    p = sub.add_parser("arm", help="aarch64 under QEMU: per-layer instruction counts (emulated)",
+                       description="Run costmodel on an emulated aarch64 CPU (QEMU user mode) and "
+                                   "count executed aarch64 instructions per layer.  Emulated "
+                                   "time is never ARM latency; the counts are the result.")
+    asub = p.add_subparsers(dest="arm_command", required=True)
+
+    q = asub.add_parser("setup", help="build the aarch64 userland and the plugin (idempotent)")
+    _common(q, cpu=False)
+    q.add_argument("--mirror", default=None, help="Debian mirror (default: this machine's apt's)")
+    q.add_argument("--force", action="store_true", help="rebuild the rootfs and wheels")
+    q.set_defaults(func=_setup)
+
+    q = asub.add_parser("status", help="what the cache holds; exit 1 when not ready")
+    _common(q, cpu=False)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_status)
+
+    q = asub.add_parser("run", help="emulate models, write an emulated timing file with "
+                                    "per-layer instruction counts")
+    q.add_argument("model", nargs="+", help="zoo model names")
+    q.add_argument("--input", "-i", default=None,
+                   help="input shape NxCxHxW (default: each zoo model's own resolution)")
+    q.add_argument("--out", "-o", default=None, help="timing file to write (JSON)")
+    q.add_argument("--repeats", type=int, default=3, help="counted replays per op (default 3)")
+    q.add_argument("--forward-repeats", type=int, default=2,
+                   help="counted whole forward passes per model (default 2)")
+    q.add_argument("--no-setup", action="store_true", help="fail instead of setting up")
+    q.add_argument("--timeout", type=float, default=None, help="kill the emulator after S seconds")
+    q.add_argument("--nice", type=int, default=10, help="niceness of the emulator (default 10)")
+    _common(q)
+    q.set_defaults(func=_run)
+
+    q = asub.add_parser("exec", help="run any costmodel command on the emulated aarch64 "
+                                     "(e.g. `costmodel arm exec -- bench tiny --out t.json`)")
+    q.add_argument("args", nargs=argparse.REMAINDER, help="costmodel arguments, after --")
+    q.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS in the guest")
+    q.add_argument("--nice", type=int, default=10)
+    _common(q)
+    q.set_defaults(func=_exec)
+
+    q = asub.add_parser("collect", help="write the timing file of an earlier (or killed) run "
+                                        "from its folder under CACHE/runs/")
+    q.add_argument("run_dir")
+    q.add_argument("--out", "-o", required=True)
+    q.set_defaults(func=_collect)
+
+    q = asub.add_parser("merge", help="one emulated timing file from several runs (same CPU, "
+                                      "QEMU and torch)")
+    q.add_argument("timings", nargs="+")
+    q.add_argument("--out", "-o", required=True)
+    q.set_defaults(func=_merge)
+
+    q = asub.add_parser("compare", help="per-kind instructions per madd / per MAC vs x86 time")
+    q.add_argument("timings", nargs="+", help="emulated timing files from `costmodel arm run`")
+    q.add_argument("--x86", nargs="*", default=None,
+                   help="x86 timing files (costmodel bench, 1 thread) of the same models")
+    q.add_argument("--out", "-o", default=None, help="write markdown here")
+    q.set_defaults(func=_compare)
