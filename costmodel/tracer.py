@@ -323,9 +323,18 @@ class _Recorder(TorchFunctionMode):
             h.remove()
 
 
-#: leaf modules whose output has the input's shape, dtype and layout, and whose meta kernel is a
-#: slow Python decomposition: while tracing, their forward is replaced by an empty_like.
-_SHAPE_PRESERVING = (nn.modules.batchnorm._BatchNorm,)
+#: leaf modules whose output has the input's shape, dtype and layout, and whose meta kernels are
+#: slow Python decompositions: while tracing, their forward becomes ``empty_like`` (or returns the
+#: input itself for ``inplace=True``, so in-place data flow is kept).
+_SHAPE_PRESERVING = (nn.modules.batchnorm._BatchNorm, nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU,
+                     nn.ELU, nn.Sigmoid, nn.Tanh, nn.Hardsigmoid, nn.SiLU, nn.Hardswish, nn.Mish,
+                     nn.GELU, nn.PReLU)
+
+
+def _fast_forward(module: nn.Module):
+    if getattr(module, "inplace", False):
+        return lambda x, *args, **kwargs: x
+    return lambda x, *args, **kwargs: torch.empty_like(x)
 
 
 @contextlib.contextmanager
@@ -333,7 +342,7 @@ def _fast_shape_rules(model: nn.Module, is_leaf: Callable[[nn.Module], bool]):
     patched = [m for m in model.modules() if isinstance(m, _SHAPE_PRESERVING) and is_leaf(m)
                and "forward" not in vars(m)]
     for m in patched:
-        m.forward = lambda x, *args, **kwargs: torch.empty_like(x)
+        m.forward = _fast_forward(m)
     try:
         yield
     finally:
@@ -408,7 +417,7 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
     finally:
         rec.remove()
         for m, training in modes.items():
-            m.train(training)
+            m.training = training  # per module: train() would recurse into every child again
     outs = _flatten_tensors(output)
     if not outs:
         raise TraceError(
