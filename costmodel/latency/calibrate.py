@@ -1,0 +1,303 @@
+"""``calibrate``: micro-benchmark this CPU and fit a :class:`DeviceProfile`.
+
+Two kinds of samples, both measured at every requested thread count:
+
+1. **Calibration networks** from the ShuffleNetV2/MobileNetV2-like design space
+   (:func:`costmodel.latency.space.calibration_specs`, a seed disjoint from the validation
+   networks): end-to-end time, and every distinct op replayed in isolation.  Their ops are
+   realistic per-kind samples, and their end-to-end times fit the network model (isolated op
+   time -> in-network time, per-network constant) and the two baselines (latency proportional to
+   FLOPs; linear in FLOPs and MAC).
+2. **Op micro-benchmarks** (:func:`costmodel.latency.space.sample_op_configs`): standard /
+   group / depthwise / pointwise / dilated convolution, linear, norm, activations, pooling,
+   element-wise, concat, split, shuffle, views and shifts over sampled channels, resolutions,
+   kernels, strides and groups, interleaved by kind so a budget cut keeps every kind covered.
+
+Then per thread count and per kind (and per ``kind:op`` where enough samples exist) a roofline,
+a non-negative linear model and a boosted-tree-corrected linear model are fitted on relative
+error and the best one under cross-validation is kept (:func:`costmodel.latency.fit.select_model`).
+
+The whole run respects ``budget_s`` (default :data:`DEFAULT_BUDGET_S`, 12 minutes, fitting
+included) and shows a progress bar.
+"""
+from __future__ import annotations
+
+import datetime
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from costmodel.latency import fit, machine as machine_mod, space
+from costmodel.latency.features import op_table
+from costmodel.latency.measure import measure_layers, time_end_to_end
+from costmodel.latency.profile import DeviceProfile, keys_for
+from costmodel.latency.replay import replay_signature, threads_pinned
+
+DEFAULT_BUDGET_S = 720.0
+DEFAULT_THREADS = (1, 2)
+FIT_RESERVE = 0.06  # share of the budget kept for fitting
+MIN_KEY_SAMPLES = 12
+
+
+@dataclass
+class CalibrationData:
+    """Raw calibration samples: ``ops`` (one row per distinct op and thread count, with features
+    and ``measured_ms``) and ``networks`` (one row per calibration network and thread count)."""
+
+    ops: pd.DataFrame
+    networks: pd.DataFrame
+
+
+DEFAULT_WEIGHT_CAP = 1 << 20  # bytes, when the L2 size is unknown
+
+
+def weight_cap(machine: Optional[dict] = None) -> int:
+    """Weights up to this size stay cached in a replay loop but come cold inside a network."""
+    l2 = (machine or {}).get("l2_cache_bytes") if machine else machine_mod.cache_bytes(2)
+    return int(l2) if l2 else DEFAULT_WEIGHT_CAP
+
+
+def _network_row(name, threads, table, e2e, index=-1, cap=DEFAULT_WEIGHT_CAP) -> dict:
+    return {"name": name, "index": index, "threads": threads, "e2e_ms": e2e["median"], "e2e_min_ms": e2e["min"],
+            "iso_min": float(table["measured_min_ms"].sum()),
+            "repeat_spread_pct": e2e["repeat_spread_pct"],
+            "iso": float(table["measured_ms"].sum()),
+            "alloc_bytes": float(table["alloc_bytes"].sum()),
+            "weight_bytes": float(np.minimum(table["weight_bytes"].to_numpy(float), cap).sum()),
+            "weight_bytes_uncapped": float(table["weight_bytes"].sum()), "one": float(len(table)),
+            "const": 1.0, "flops": float(table["flops"].sum()), "mac": float(table["mac"].sum()),
+            "madds": float(table["madds"].sum())}
+
+
+def _new_rows(graph, table, sigs_seen: set, source: str, threads: int) -> pd.DataFrame:
+    keep = []
+    for i, rec in enumerate(graph.ops):
+        s = replay_signature(rec)
+        if s not in sigs_seen:
+            sigs_seen.add(s)
+            keep.append(i)
+    rows = table.iloc[keep].copy()
+    rows["threads"] = threads
+    rows["source"] = source
+    return rows
+
+
+def collect(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int] = DEFAULT_THREADS,
+            seed: int = space.CALIBRATION_SEED, n_networks: int = 60, network_share: float = 0.45,
+            layer_time_s: float = 0.015, e2e_time_s: float = 0.4, progress: bool = True,
+            max_ops: int = 100000, clock: str = "wall", bar=None) -> CalibrationData:
+    """Measure calibration networks (up to ``network_share`` of the budget) then op
+    micro-benchmarks until the budget (minus the fitting reserve) is spent."""
+    start = time.perf_counter()
+    stop_all = start + budget_s - max(FIT_RESERVE * budget_s, min(10.0, 0.25 * budget_s))
+    stop_nets = start + budget_s * network_share
+    threads = [int(t) for t in threads]
+    caches: Dict[int, dict] = {t: {} for t in threads}
+    seen: Dict[int, set] = {t: set() for t in threads}
+    op_rows: List[pd.DataFrame] = []
+    net_rows: List[dict] = []
+    cap = weight_cap()
+    own_bar = bar is None and progress
+    if own_bar:
+        bar = progress_bar(budget_s)
+    last = [start]
+    n_ops = [0]
+
+    def tick(phase):
+        if bar is not None:
+            now = time.perf_counter()
+            bar.update(min(now - last[0], max(0.0, bar.total - bar.n)))
+            last[0] = now
+            bar.set_postfix_str(f"{phase}, {len(net_rows)} network runs, {n_ops[0]} op samples")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = 2.5 * len(threads)  # seconds per calibration network, updated as they run
+        for index, spec in enumerate(space.sample_specs(n_networks, seed)):
+            t_net = time.perf_counter()
+            if t_net + est > stop_nets:
+                break
+            model = space.build(spec)
+            table, report = op_table(model, spec.input_shape)
+            x = torch.randn(spec.input_shape, generator=torch.Generator().manual_seed(0))
+            for t in threads:
+                with threads_pinned(t), torch.inference_mode():
+                    e2e = time_end_to_end(model, [x], min_time_s=e2e_time_s, repeats=3, warmup_s=0.1,
+                                          clock=clock)
+                    measured = measure_layers(report.graph, table, layer_time_s, cache=caches[t],
+                                              clock=clock)
+                net_rows.append(_network_row(spec.name, t, measured, e2e, index, cap))
+                op_rows.append(_new_rows(report.graph, measured, seen[t], "network", t))
+                n_ops[0] += len(op_rows[-1])
+                tick("networks")
+            est = max(est, time.perf_counter() - t_net) if len(net_rows) <= len(threads) else \
+                0.5 * est + 0.5 * (time.perf_counter() - t_net)
+        configs = space.iter_op_configs(seed=seed + 1)
+        while time.perf_counter() < stop_all and n_ops[0] < max_ops:
+            cfg = next(configs)
+            try:
+                table, report = op_table(cfg.module, cfg.input_shape)
+            except Exception:
+                continue
+            for t in threads:
+                with threads_pinned(t), torch.inference_mode():
+                    measured = measure_layers(report.graph, table, layer_time_s, cache=caches[t],
+                                              clock=clock)
+                op_rows.append(_new_rows(report.graph, measured, seen[t], "op", t))
+                n_ops[0] += len(op_rows[-1])
+            tick("op benchmarks")
+            if time.perf_counter() > stop_all:
+                break
+    if bar is not None:
+        tick("fitting")
+    ops = pd.concat(op_rows, ignore_index=True) if op_rows else pd.DataFrame()
+    if len(ops):
+        ops = ops[ops["replay_ok"] & np.isfinite(ops["measured_ms"]) & (ops["measured_ms"] > 0)]
+        ops = ops.reset_index(drop=True)
+        ops["key"] = keys_for(ops)
+    if own_bar:
+        bar.close()
+    return CalibrationData(ops, pd.DataFrame(net_rows))
+
+
+def progress_bar(budget_s: float):
+    from tqdm import tqdm
+    return tqdm(total=int(budget_s), unit="s", desc="calibrate", mininterval=1.0,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f}s {postfix}")
+
+
+# ---------------------------------------------------------------------------------------------
+# fitting
+# ---------------------------------------------------------------------------------------------
+NETWORK_CANDIDATES = [["iso"], ["iso", "const"], ["iso", "alloc_bytes", "const"],
+                      ["iso", "alloc_bytes", "weight_bytes", "const"],
+                      ["iso", "alloc_bytes", "weight_bytes", "one", "const"]]
+
+
+def fit_network(nets: pd.DataFrame, margin: float = 0.05) -> dict:
+    """Choose and fit the network model (see :mod:`costmodel.latency.profile`) by leave-one-out
+    cross-validation over the calibration networks."""
+    y = nets["e2e_ms"].to_numpy(dtype=float) if len(nets) else np.zeros(0)
+    if len(nets) < 3:
+        return {"features": ["iso"], "coef": [1.0], "cv_mape": None, "n": int(len(nets))}
+    best = None
+    scores = {}
+    for feats in NETWORK_CANDIDATES:
+        if len(nets) < len(feats) + 3:
+            continue
+        X = nets[feats].to_numpy(dtype=float)
+        errs = []
+        for i in range(len(y)):
+            m = np.arange(len(y)) != i
+            c = fit.fit_nnls_relative(X[m], y[m])
+            errs.append(abs(X[i] @ c - y[i]) / y[i])
+        s = float(np.mean(errs))
+        scores["+".join(feats)] = round(100 * s, 3)
+        if best is None or s < best[0] * (1 - margin):
+            best = (s, feats)
+    s, feats = best
+    coef = fit.fit_nnls_relative(nets[feats].to_numpy(dtype=float), y)
+    return {"features": list(feats), "coef": [float(c) for c in coef], "cv_mape": round(100 * s, 3),
+            "cv_scores": scores, "n": int(len(nets))}
+
+
+def fit_baselines(nets: pd.DataFrame) -> dict:
+    """Latency proportional to FLOPs, and linear in FLOPs and MAC (relative least squares)."""
+    if len(nets) < 1:
+        return {}
+    y = nets["e2e_ms"].to_numpy(dtype=float)
+    f = nets["flops"].to_numpy(dtype=float)
+    w = 1.0 / y
+    a = float(np.sum(w * w * f * y) / np.sum(w * w * f * f))
+    out = {"flops": {"features": ["flops"], "coef": [a]}}
+    if len(nets) >= 3:
+        X = np.stack([np.ones_like(f), f, nets["mac"].to_numpy(dtype=float)], axis=1)
+        scale = np.abs(X * w[:, None]).max(axis=0)
+        c = np.linalg.lstsq(X * w[:, None] / scale, y * w, rcond=None)[0] / scale
+        out["flops_mac"] = {"features": ["one", "flops", "mac"], "coef": [float(v) for v in c]}
+    return out
+
+
+def fit_ops(ops: pd.DataFrame):
+    """Per-key, per-kind and default isolated-time models; returns (models, stats)."""
+    models: Dict[str, dict] = {}
+    stats: Dict[str, dict] = {}
+    y_all = ops["measured_ms"].to_numpy(dtype=float)
+    models["default"] = fit.select_model(ops, y_all, candidates=("roofline", "linear"))
+    for kind, g in ops.groupby("kind"):
+        y = g["measured_ms"].to_numpy(dtype=float)
+        if len(g) >= 4:
+            models[kind] = fit.select_model(g, y)
+        for key, gk in g.groupby("key"):
+            if key != kind and len(gk) >= MIN_KEY_SAMPLES:
+                models[key] = fit.select_model(gk, gk["measured_ms"].to_numpy(dtype=float))
+    for key, m in models.items():
+        stats[key] = {"type": m["type"], "n": m.get("n"), "cv_mape": m.get("cv_mape"),
+                      "cv_scores": m.get("cv_scores")}
+    return models, stats
+
+
+def fit_profile(data: CalibrationData, machine: Optional[dict] = None,
+                calibration: Optional[dict] = None) -> DeviceProfile:
+    if not len(data.ops):
+        raise ValueError("calibration collected no op samples (budget too small?)")
+    per_threads = {}
+    for t, ops in data.ops.groupby("threads"):
+        ops = ops.reset_index(drop=True)
+        models, stats = fit_ops(ops)
+        nets = data.networks[data.networks["threads"] == t].reset_index(drop=True) \
+            if len(data.networks) else pd.DataFrame()
+        net = fit_network(nets) if len(nets) else {"features": ["iso"], "coef": [1.0], "n": 0}
+        net["weight_cap_bytes"] = weight_cap(machine)
+        per_threads[int(t)] = {
+            "ops": models, "network": net, "baselines": fit_baselines(nets) if len(nets) else {},
+            "calibration_networks": [{"index": int(i), "e2e_ms": float(e)} for i, e in
+                                     zip(nets["index"], nets["e2e_ms"])]
+            if len(nets) and "index" in nets else [],
+            "stats": {"op_samples": int(len(ops)), "network_samples": int(len(nets)),
+                      "by_key": stats,
+                      "network_repeat_spread_pct_median": float(nets["repeat_spread_pct"].median())
+                      if len(nets) else None}}
+    return DeviceProfile(machine or machine_mod.describe(), per_threads, calibration or {})
+
+
+def calibrate(out=None, budget_s: float = DEFAULT_BUDGET_S,
+              threads: Sequence[int] = DEFAULT_THREADS, seed: int = space.CALIBRATION_SEED,
+              n_networks: int = 60, progress: bool = True, samples_out=None,
+              layer_time_s: float = 0.015, clock: str = "wall") -> DeviceProfile:
+    """Benchmark this machine within ``budget_s`` seconds and return (and, with ``out``, save)
+    its :class:`DeviceProfile`; ``samples_out`` saves the raw op samples as CSV."""
+    if budget_s <= 0:
+        raise ValueError(f"budget must be positive, got {budget_s}")
+    t0 = time.perf_counter()
+    from costmodel.latency.replay import clock_fn
+    for t in threads:
+        clock_fn(clock, t)
+    bar = progress_bar(budget_s) if progress else None
+    data = collect(budget_s, threads, seed, n_networks, progress=progress, layer_time_s=layer_time_s,
+                   clock=clock, bar=bar)
+    cal = {"created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "seed": seed, "budget_s": budget_s, "threads": [int(t) for t in threads], "clock": clock,
+           "op_samples": int(len(data.ops)), "network_runs": int(len(data.networks)),
+           "collect_s": round(time.perf_counter() - t0, 1)}
+    prof = fit_profile(data, machine_mod.describe(), cal)
+    prof.calibration["wall_s"] = round(time.perf_counter() - t0, 1)
+    if bar is not None:
+        bar.update(max(0.0, bar.total - bar.n))
+        bar.set_postfix_str(f"done, {len(data.networks)} network runs, {len(data.ops)} op samples")
+        bar.close()
+    if samples_out is not None:
+        data.ops.to_csv(samples_out, index=False)
+        if len(data.networks):
+            base = str(samples_out)
+            stem = base[:-4] if base.endswith(".csv") else base
+            data.networks.to_csv(stem + "_networks.csv", index=False)
+    if out is not None:
+        prof.save(out)
+    prof.data = data  # raw samples, for inspection (not saved in the profile)
+    return prof

@@ -1,0 +1,276 @@
+"""Latency sub-commands: ``calibrate``, ``predict``, ``bench``, ``validate``, ``validate-report``.
+
+``costmodel calibrate --out profile.json``           micro-benchmark this CPU, save a profile
+``costmodel predict MODEL --profile profile.json``   predicted end-to-end and per-op latency
+``costmodel bench MODEL... --out timings.json``      measure (runs on any torch >= 2.1 machine)
+``costmodel validate timings.json --profile P``      predictions against a timing file
+``costmodel validate-report --out reports/latency``  the full validation report
+"""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+from costmodel.cli import CLIError, add_model_args, default_input, load_model
+from costmodel.analysis import parse_shape
+from costmodel.tracer import TraceError
+
+
+def _threads(values):
+    try:
+        out = [int(v) for v in values]
+    except ValueError:
+        raise CLIError(f"--threads expects integers, got {values}") from None
+    if not out or any(t < 1 for t in out):
+        raise CLIError("--threads must be positive integers")
+    return out
+
+
+def _load_profile(path):
+    from costmodel.latency.profile import DeviceProfile, ProfileError
+    if not os.path.isfile(path):
+        raise CLIError(f"profile not found: {path} (create one with `costmodel calibrate --out {path}`)")
+    try:
+        return DeviceProfile.load(path)
+    except ProfileError as exc:
+        raise CLIError(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+def _calibrate(args) -> int:
+    from costmodel.latency.calibrate import calibrate
+    threads = _threads(args.threads)
+    if args.budget <= 0:
+        raise CLIError("--budget must be positive (seconds)")
+    try:
+        prof = calibrate(out=args.out, budget_s=args.budget, threads=threads, seed=args.seed,
+                         progress=not args.quiet, samples_out=args.samples, clock=args.clock)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    for t in prof.thread_counts:
+        s = prof.threads[t]["stats"]
+        net = prof.threads[t]["network"]
+        print(f"{t} thread(s): {s['op_samples']} op samples, {s['network_samples']} networks, "
+              f"network model LOO MAPE {net.get('cv_mape')}%", file=sys.stderr)
+    print(f"wrote {args.out} (calibration {prof.calibration.get('wall_s')} s)", file=sys.stderr)
+    return 0
+
+
+def _predict(args) -> int:
+    from costmodel.latency.predict import predict_latency
+    prof = _load_profile(args.profile)
+    model = load_model(args.model)
+    shape = parse_shape(args.input or default_input(args.model))
+    try:
+        pred = predict_latency(model, shape, prof, threads=args.threads, model_name=args.model)
+    except TraceError as exc:
+        raise CLIError(str(exc)) from None
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    cols = ["name", "kind", "madds", "mac_bytes", "pred_isolated_ms", "pred_ms"]
+    if args.format == "csv":
+        text = pred.layers[cols].to_csv(index=False)
+    elif args.format == "json":
+        import json
+        text = json.dumps(pred.to_dict(), indent=1) + "\n"
+    else:
+        lines = [f"{args.model}  input {'x'.join(map(str, shape))}  {pred.threads} thread(s)  "
+                 f"profile: {prof.machine.get('cpu_model')}, torch {prof.machine.get('torch')}",
+                 f"predicted end-to-end {pred.total_ms:.3f} ms (sum of layers "
+                 f"{pred.layers['pred_ms'].sum():.3f} ms + network constant "
+                 f"{pred.network_const_ms:.3f} ms); baselines: FLOPs-proportional "
+                 f"{pred.baselines['flops_ms']:.3f} ms, linear FLOPs+MAC "
+                 f"{pred.baselines['flops_mac_ms']:.3f} ms", ""]
+        by_kind = pred.layers.groupby("kind")["pred_ms"].agg(["count", "sum"]).sort_values(
+            "sum", ascending=False)
+        lines.append(f"{'kind':16s} {'ops':>5s} {'pred ms':>9s} {'share':>6s}")
+        for k, r in by_kind.iterrows():
+            lines.append(f"{k:16s} {int(r['count']):5d} {r['sum']:9.3f} "
+                         f"{100 * r['sum'] / max(pred.layers['pred_ms'].sum(), 1e-12):5.1f}%")
+        if args.layers:
+            lines += ["", f"{'#':>4s} {'name':40s} {'kind':16s} {'isolated ms':>11s} {'in-net ms':>10s}"]
+            for i, r in enumerate(pred.layers.itertuples(index=False)):
+                lines.append(f"{i:4d} {r.name[:40]:40s} {r.kind:16s} {r.pred_isolated_ms:11.4f} "
+                             f"{r.pred_ms:10.4f}")
+        text = "\n".join(lines) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _bench(args) -> int:
+    from costmodel.latency import machine, timings
+    from costmodel.latency.measure import measure_latency
+    threads = _threads(args.threads)
+    results = []
+    if args.input and len(args.model) > 1:
+        shapes = {m: parse_shape(args.input) for m in args.model}
+    else:
+        shapes = {m: parse_shape(args.input or default_input(m)) for m in args.model}
+    for spec in args.model:
+        if spec.startswith("space:"):
+            from costmodel.latency.validate import resolve_model
+            try:
+                model, shape = resolve_model(spec)
+            except KeyError as exc:
+                raise CLIError(str(exc)) from None
+            shapes[spec] = shape if not args.input else shapes[spec]
+        else:
+            model = load_model(spec)
+        for t in threads:
+            try:
+                r = measure_latency(model, shapes[spec], threads=t, per_layer=not args.no_layers,
+                                    min_time_s=args.time, layer_time_s=args.layer_time,
+                                    model_name=spec, progress=not args.quiet, clock=args.clock)
+            except (TraceError, ValueError) as exc:
+                raise CLIError(str(exc)) from None
+            results.append(r)
+            gap = f", layer sum {r.layer_sum_ms:.3f} ms (gap {r.gap_pct:+.1f}%)" if not args.no_layers else ""
+            print(f"{spec} {t} thread(s): {r.total_ms:.3f} ms (p10-p90 "
+                  f"{r.total_spread['p10']:.3f}-{r.total_spread['p90']:.3f}, repeat spread "
+                  f"{r.total_spread['repeat_spread_pct']:.1f}%){gap}", file=sys.stderr)
+    doc = timings.make_document(results, machine.describe())
+    timings.save(doc, args.out)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _validate(args) -> int:
+    from costmodel.latency import timings
+    from costmodel.latency.machine import same_machine
+    from costmodel.latency.validate import doc_summary, evaluate, kind_stats
+    prof = _load_profile(args.profile)
+    if not os.path.isfile(args.timings):
+        raise CLIError(f"timing file not found: {args.timings}")
+    try:
+        doc = timings.load(args.timings)
+    except timings.TimingFileError as exc:
+        raise CLIError(str(exc)) from None
+    diff = same_machine(doc["machine"], prof.machine)
+    if diff:
+        warnings.warn(f"the timing file and the profile come from different machines/builds "
+                      f"(differ in {', '.join(diff)}): timing file "
+                      f"{doc['machine'].get('cpu_model')} torch {doc['machine'].get('torch')}, profile "
+                      f"{prof.machine.get('cpu_model')} torch {prof.machine.get('torch')}")
+    models, layers, skipped = evaluate(doc, prof)
+    sys.stdout.write(doc_summary(models))
+    if len(layers) and not args.no_layers:
+        ks = kind_stats(layers)
+        sys.stdout.write("\nper-layer (isolated prediction vs replay):\n")
+        for r in ks.itertuples(index=False):
+            sys.stdout.write(f"  {r.threads} thr {r.kind:16s} n {r.n:5d}  MAPE {r.mape:6.1f}%  "
+                             f"within +-10% {r.within10:5.1f}%  share {r.time_share:5.1f}%\n")
+    for s in skipped:
+        print(f"skipped: {s}", file=sys.stderr)
+    if args.out:
+        models.to_csv(args.out, index=False)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0 if len(models) else 2
+
+
+def _validate_report(args) -> int:
+    from costmodel.latency.validate import validation_report
+    threads = _threads(args.threads)
+    prof = _load_profile(args.profile) if args.profile else None
+    zoo_names = None
+    if args.zoo is not None:
+        from costmodel import zoo
+        if args.zoo.isdigit():
+            zoo_names = zoo.names()[:: max(1, len(zoo.names()) // max(int(args.zoo), 1))][:int(args.zoo)]
+        else:
+            zoo_names = [n for n in args.zoo.split(",") if n]
+            for n in zoo_names:
+                try:
+                    zoo.entry(n)
+                except zoo.UnknownModelError as exc:
+                    raise CLIError(str(exc)) from None
+    command = "costmodel " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("costmodel") \
+        else "costmodel validate-report --out " + args.out
+    if args.clock == "cpu" and threads != [1]:
+        raise CLIError("--clock cpu needs --threads 1")
+    text = validation_report(args.out, prof, args.budget, args.networks, zoo_names, threads,
+                             progress=not args.quiet, command=command, clock=args.clock)
+    floors = [l for l in text.splitlines() if l.startswith("- ") and "held-out" in l]
+    for l in floors:
+        print(l, file=sys.stderr)
+    print(f"wrote {os.path.join(args.out, 'README.md')}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+def register_cli(sub) -> None:
+    from costmodel.latency.calibrate import DEFAULT_BUDGET_S
+    from costmodel.latency.space import CALIBRATION_SEED
+
+    p = sub.add_parser("calibrate", help="micro-benchmark this CPU and fit a latency profile",
+                       description="Benchmark sampled op configurations and design-space networks "
+                                   "and fit a per-kind latency predictor (saved as JSON).")
+    p.add_argument("--out", "-o", required=True, help="profile JSON to write")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
+                   help=f"time budget in seconds, fitting included (default {DEFAULT_BUDGET_S:.0f})")
+    p.add_argument("--threads", nargs="+", default=["1", "2"], help="thread counts (default 1 2)")
+    p.add_argument("--seed", type=int, default=CALIBRATION_SEED)
+    p.add_argument("--samples", default=None, help="also write the raw op samples as CSV")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
+                        "to other processes, 1 thread only")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_calibrate)
+
+    p = sub.add_parser("predict", help="predicted latency of a model from a profile")
+    add_model_args(p)
+    p.add_argument("--profile", "-p", required=True, help="profile JSON from `costmodel calibrate`")
+    p.add_argument("--threads", "-t", type=int, default=None,
+                   help="thread count (default: the profile's smallest)")
+    p.add_argument("--layers", "-l", action="store_true", help="list every op")
+    p.add_argument("--format", "-f", default="table", choices=["table", "csv", "json"])
+    p.add_argument("--out", "-o", default=None)
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("bench", help="measure end-to-end and per-layer latency, write a timing file",
+                       description="Measure models on this machine (any torch >= 2.1, ARM boards "
+                                   "included) and write a portable costmodel-timings JSON file.")
+    add_model_args(p, many=True)
+    p.add_argument("--out", "-o", required=True, help="timing file (JSON) to write")
+    p.add_argument("--threads", nargs="+", default=["1", "2"], help="thread counts (default 1 2)")
+    p.add_argument("--time", type=float, default=1.0, help="seconds of end-to-end runs (default 1)")
+    p.add_argument("--layer-time", type=float, default=0.02,
+                   help="seconds of replay per distinct op (default 0.02)")
+    p.add_argument("--no-layers", action="store_true", help="end-to-end only")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
+                        "to other processes, 1 thread only")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=_bench)
+
+    p = sub.add_parser("validate", help="compare a profile's predictions with a timing file")
+    p.add_argument("timings", help="timing file from `costmodel bench`")
+    p.add_argument("--profile", "-p", required=True)
+    p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
+    p.add_argument("--out", "-o", default=None, help="write the per-model comparison as CSV")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("validate-report", help="regenerate the latency validation report",
+                       description="Calibrate (unless --profile), measure every zoo model and N "
+                                   "held-out design-space networks at each thread count, and write "
+                                   "README.md, CSVs, scatter.png, timings.json into --out.")
+    p.add_argument("--out", "-o", default="reports/latency")
+    p.add_argument("--profile", "-p", default=None, help="use this profile instead of calibrating")
+    p.add_argument("--budget", type=float, default=None,
+                   help=f"calibration budget in seconds (default {DEFAULT_BUDGET_S:.0f})")
+    p.add_argument("--networks", type=int, default=100, help="held-out sampled networks (default 100)")
+    p.add_argument("--zoo", default=None,
+                   help="comma-separated zoo names, or a number N for N spread-out models "
+                        "(default: every zoo model)")
+    p.add_argument("--threads", nargs="+", default=["1", "2"])
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
+                        "to other processes, 1 thread only")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=_validate_report)
+

@@ -1,0 +1,76 @@
+"""Per-op features for the latency predictor, from the cost formulas and the traced shapes.
+
+:func:`op_table` analyses a model once and returns one row per traced op with its kind (from
+:mod:`costmodel.handles`), the formula counts (``madds``, ``flops``, ``mac``, ``mac_bytes``) and
+shape features (``params_total``: every weight element the op reads, shared or not, and
+``weight_bytes``; ``in_numel``/``out_numel``; ``alloc_bytes``: bytes of fresh output memory, 0 for
+views and in-place ops; ``cin``/``cout``; ``hw_out``; ``kernel_area``; ``stride``;
+``groups``; ``n_inputs``).  Measurement, calibration and prediction all use this table, so a
+feature always means the same thing.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import List, Tuple
+
+import numpy as np
+import pandas as pd
+import torch.nn as nn
+
+from costmodel.analysis import analyze
+from costmodel.report import CostReport
+
+FEATURE_COLUMNS = ["madds", "flops", "mac", "mac_bytes", "params_total", "weight_bytes", "in_numel",
+                   "out_numel", "alloc_bytes", "cin", "cout", "hw_out", "kernel_area", "stride",
+                   "groups", "n_inputs"]
+
+
+def _prod(xs) -> int:
+    p = 1
+    for x in xs:
+        p *= int(x)
+    return p
+
+
+def _geo_prod(s) -> int:
+    if s is None or (isinstance(s, float) and np.isnan(s)) or s == "":
+        return 1
+    return _prod(int(v) for v in str(s).split("x"))
+
+
+def op_table(model: nn.Module, input_shape, report: CostReport = None) -> Tuple[pd.DataFrame, CostReport]:
+    """(one row per traced op with kind, counts and shape features, the CostReport)."""
+    if report is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = analyze(model, input_shape, warn=False)
+    graph = report.graph
+    layers = report.layers.iloc[:len(graph.ops)].reset_index(drop=True)
+    rows: List[dict] = []
+    for rec, row in zip(graph.ops, layers.itertuples(index=False)):
+        inp = rec.inputs[0] if rec.inputs else None
+        out = rec.outputs[0] if rec.outputs else None
+        itemsize = out.itemsize if out is not None else 4
+        params_total = int(sum(_prod(s) for s in rec.params.values()))
+        fresh = [] if rec.inplace else [t for t in rec.outputs if not t.aliases_input]
+        rows.append({
+            "name": rec.name, "op": rec.op, "kind": row.kind,
+            "madds": int(row.madds), "flops": int(row.flops), "mac": int(row.mac),
+            "mac_bytes": int(row.mac_bytes),
+            "params_total": params_total,
+            "weight_bytes": params_total * itemsize,
+            "in_numel": int(sum(t.numel for t in rec.inputs)),
+            "out_numel": int(sum(t.numel for t in rec.outputs)),
+            "alloc_bytes": int(sum(t.numel * t.itemsize for t in fresh)),
+            "cin": int(inp.shape[1]) if inp is not None and len(inp.shape) > 1 else 1,
+            "cout": int(out.shape[1]) if out is not None and len(out.shape) > 1 else 1,
+            "hw_out": _prod(out.shape[2:]) if out is not None and len(out.shape) > 2 else 1,
+            "kernel_area": _geo_prod(row.kernel),
+            "stride": _geo_prod(row.stride),
+            "groups": int(row.groups) if not pd.isna(row.groups) else 1,
+            "n_inputs": len(rec.inputs),
+        })
+    df = pd.DataFrame(rows, columns=["name", "op", "kind"] + FEATURE_COLUMNS)
+    for c in FEATURE_COLUMNS:
+        df[c] = df[c].astype("int64")
+    return df, report

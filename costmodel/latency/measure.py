@@ -1,0 +1,210 @@
+"""``measure_latency``: end-to-end and per-layer latency of a model on this CPU.
+
+End-to-end: the model runs in eval mode under ``torch.inference_mode()`` with the thread count
+pinned (``torch.set_num_threads``); after a warm-up, ``repeats`` blocks of runs are timed one run
+at a time with ``time.perf_counter_ns``; the result is the median of all runs with its spread
+(quartiles, 10th/90th percentiles, min/max) and the repeat-to-repeat spread of the block medians
+(how reproducible the number is).
+
+Per layer: every traced op is replayed in isolation on random tensors of its recorded input
+shapes and strides (module ops run the model's own module object; functional ops call the traced
+function), in batches of back-to-back calls, many batches, median (see
+:mod:`costmodel.latency.replay`).  Ops with identical replay signatures (same kernel, same shapes,
+e.g. the repeated units of a stage) are timed once.  The per-layer sum is reconciled with the
+end-to-end time: ``gap_ms = total_ms - layer_sum_ms`` (Python glue between ops, cold caches and
+allocator effects the isolated replays do not see).
+"""
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+
+from costmodel.analysis import _input_shapes
+from costmodel.latency import machine as machine_mod
+from costmodel.latency.features import op_table
+from costmodel.latency.replay import build_replay, clock_fn, replay_signature, \
+    threads_pinned, time_callable
+
+
+@dataclass
+class LatencyResult:
+    """Measured latency of one model at one thread count.
+
+    ``total_ms``: median end-to-end time.  ``total_spread``: dict with ``p10``/``p25``/``p75``/
+    ``p90``/``min``/``max`` (ms), ``runs``, ``repeat_medians`` (ms, one per repeat block) and
+    ``repeat_spread_pct`` ((max - min) / median of the block medians, percent).  ``layers``:
+    DataFrame with ``name``, ``op``, ``kind``, the formula counts and ``measured_ms`` (median
+    per-call replay time) and ``measured_iqr_ms``.  ``layer_sum_ms`` and ``gap_ms`` /
+    ``gap_pct`` reconcile the two.  ``machine``: :func:`costmodel.latency.machine.describe`.
+    """
+
+    model_name: str
+    input_shape: List[int]
+    threads: int
+    total_ms: float
+    total_spread: Dict[str, object]
+    layers: pd.DataFrame
+    machine: Dict[str, object]
+    wall_s: float = 0.0
+    extra: Dict[str, object] = field(default_factory=dict)
+
+    @property
+    def layer_sum_ms(self) -> float:
+        if "measured_ms" not in self.layers:
+            return float("nan")
+        return float(self.layers["measured_ms"].sum())
+
+    @property
+    def gap_ms(self) -> float:
+        return self.total_ms - self.layer_sum_ms
+
+    @property
+    def gap_pct(self) -> float:
+        return 100.0 * self.gap_ms / self.total_ms if self.total_ms else float("nan")
+
+    def to_dict(self) -> dict:
+        """The ``models[]`` entry of a timing file (see :mod:`costmodel.latency.timings`)."""
+        layers = []
+        if "measured_ms" in self.layers:
+            for r in self.layers.itertuples(index=False):
+                layers.append({"name": r.name, "kind": r.kind, "measured_ms": float(r.measured_ms)})
+        return {"name": self.model_name, "input_shape": list(self.input_shape),
+                "threads": int(self.threads), "clock": str(self.extra.get("clock", "wall")),
+                "total_ms": float(self.total_ms),
+                "total_ms_spread": {k: v for k, v in self.total_spread.items()},
+                "layer_sum_ms": None if np.isnan(self.layer_sum_ms) else float(self.layer_sum_ms),
+                "layers": layers}
+
+    def __repr__(self):
+        s = (f"<LatencyResult {self.model_name} {self.threads} thread(s): {self.total_ms:.3f} ms "
+             f"(repeat spread {self.total_spread.get('repeat_spread_pct', float('nan')):.1f}%)")
+        if "measured_ms" in self.layers:
+            s += f", layer sum {self.layer_sum_ms:.3f} ms, gap {self.gap_pct:+.1f}%"
+        return s + ">"
+
+
+def _random_inputs(shapes, dtype=torch.float32, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
+
+
+def time_end_to_end(model: nn.Module, inputs: Sequence[torch.Tensor], min_time_s: float = 1.0,
+                    min_runs: int = 10, max_runs: int = 300, repeats: int = 3,
+                    warmup_s: float = 0.2, clock: str = "wall") -> Dict[str, object]:
+    """Median end-to-end time (ms) and spread; runs split into ``repeats`` blocks."""
+    tick = clock_fn(clock, torch.get_num_threads())
+    gc_was = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    perf = time.perf_counter_ns
+    try:
+        t_start = perf()
+        n_warm = 0
+        while n_warm < 2 or (perf() - t_start) * 1e-9 < warmup_s:
+            model(*inputs)
+            n_warm += 1
+            if n_warm >= 50:
+                break
+        one = (perf() - t_start) * 1e-9 / n_warm
+        runs = int(max(min_runs, min(max_runs, min_time_s / max(one, 1e-6))))
+        repeats = max(1, min(repeats, runs))
+        per_block = max(1, runs // repeats)
+        blocks: List[List[float]] = []
+        for _ in range(repeats):
+            ts = []
+            for _ in range(per_block):
+                t0 = tick()
+                model(*inputs)
+                ts.append((tick() - t0) * 1e-6)
+            blocks.append(ts)
+    finally:
+        if gc_was:
+            gc.enable()
+    allt = np.array([t for b in blocks for t in b])
+    meds = [float(np.median(b)) for b in blocks]
+    med = float(np.median(allt))
+    q = np.percentile(allt, [10, 25, 75, 90])
+    return {"median": med, "p10": float(q[0]), "p25": float(q[1]), "p75": float(q[2]),
+            "p90": float(q[3]), "min": float(allt.min()), "max": float(allt.max()),
+            "runs": int(allt.size), "repeat_medians": meds,
+            "repeat_spread_pct": 100.0 * (max(meds) - min(meds)) / med if med > 0 else 0.0}
+
+
+def measure_layers(graph, table: pd.DataFrame, layer_time_s: float = 0.02, progress: bool = False,
+                   cache: Optional[dict] = None, desc: str = "layers", clock: str = "wall"
+                   ) -> pd.DataFrame:
+    """Replay every op of ``graph`` (call inside :class:`threads_pinned` and inference mode);
+    adds ``measured_ms`` (median), ``measured_iqr_ms``, ``measured_min_ms`` (fastest batch) and
+    ``replay_ok`` to ``table``."""
+    cache = {} if cache is None else cache
+    med, iqr, mins, ok = [], [], [], []
+    it = graph.ops
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(it, desc=desc, leave=False, unit="op")
+    for rec in it:
+        sig = replay_signature(rec)
+        if sig not in cache:
+            try:
+                rp = build_replay(rec)
+                t = time_callable(rp.fn, min_time_s=layer_time_s, clock=clock)
+                cache[sig] = (t.median_ms, t.p75_ms - t.p25_ms, t.min_ms, True)
+                del rp
+            except Exception:  # an op that cannot run alone is reported, not fatal
+                cache[sig] = (float("nan"), float("nan"), float("nan"), False)
+        m, s, lo, good = cache[sig]
+        med.append(m)
+        iqr.append(s)
+        mins.append(lo)
+        ok.append(good)
+    out = table.copy()
+    out["measured_ms"] = med
+    out["measured_iqr_ms"] = iqr
+    out["measured_min_ms"] = mins
+    out["replay_ok"] = ok
+    return out
+
+
+def measure_latency(model: nn.Module, input_shape=(1, 3, 224, 224), threads: int = 1,
+                    per_layer: bool = True, min_time_s: float = 1.0, repeats: int = 3,
+                    layer_time_s: float = 0.02, model_name: Optional[str] = None,
+                    progress: bool = False, seed: int = 0, clock: str = "wall",
+                    warmup_s: float = 0.2) -> LatencyResult:
+    """Measure ``model`` on this CPU at ``threads`` threads (batch and resolution from
+    ``input_shape``): end-to-end median with spread, and (``per_layer``) every traced op replayed
+    in isolation.  Returns a :class:`LatencyResult` (``.total_ms``, ``.layers`` with ``name`` and
+    ``measured_ms``, ``.gap_ms`` / ``.gap_pct``, ``.machine``).  ``clock='cpu'`` (1 thread only)
+    times CPU time instead of elapsed time, for machines busy with other work."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"measure_latency expects a torch.nn.Module, got {type(model).__name__}")
+    if int(threads) < 1:
+        raise ValueError(f"threads must be >= 1, got {threads!r}")
+    clock_fn(clock, threads)
+    t_wall = time.perf_counter()
+    shapes = _input_shapes(input_shape)
+    table, report = op_table(model, shapes if len(shapes) > 1 else shapes[0])
+    was_training = model.training
+    model.eval()
+    inputs = _random_inputs(shapes, seed=seed)
+    try:
+        with threads_pinned(threads), torch.inference_mode():
+            e2e = time_end_to_end(model, inputs, min_time_s=min_time_s, repeats=repeats, clock=clock,
+                                  warmup_s=warmup_s)
+            if per_layer:
+                table = measure_layers(report.graph, table, layer_time_s, progress=progress,
+                                       clock=clock)
+    finally:
+        model.train(was_training)
+    total = e2e.pop("median")
+    return LatencyResult(model_name=model_name or type(model).__name__,
+                         input_shape=list(shapes[0]) if len(shapes) == 1 else [list(s) for s in shapes],
+                         threads=int(threads), total_ms=total, total_spread=e2e, layers=table,
+                         machine=dict(machine_mod.describe(threads), clock=clock),
+                         wall_s=time.perf_counter() - t_wall, extra={"clock": clock})

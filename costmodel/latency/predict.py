@@ -1,0 +1,106 @@
+"""``predict_latency``: predicted end-to-end and per-op latency of a model from a device profile.
+
+Nothing runs on the CPU: the model is traced on meta tensors (as :func:`costmodel.analyze` does),
+every op gets its formula features, the profile's per-kind model predicts the op's isolated time
+(``pred_isolated_ms``) and its network model the op's share of the end-to-end time (``pred_ms``).
+``total_ms = sum(pred_ms) + network_const_ms``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+import pandas as pd
+import torch.nn as nn
+
+from costmodel.analysis import _input_shapes
+from costmodel.latency.features import op_table
+from costmodel.latency.profile import DeviceProfile, keys_for
+from costmodel.report import CostReport
+
+ProfileLike = Union[str, "os.PathLike", DeviceProfile]
+
+
+def as_profile(profile: ProfileLike) -> DeviceProfile:
+    if isinstance(profile, DeviceProfile):
+        return profile
+    if profile is None:
+        raise ValueError("a device profile is needed: run `costmodel calibrate --out profile.json` "
+                         "and pass profile='profile.json'")
+    return DeviceProfile.load(profile)
+
+
+@dataclass
+class LatencyPrediction:
+    """``total_ms``; ``layers`` (DataFrame: ``name``, ``op``, ``kind``, ``key``, formula counts,
+    ``pred_isolated_ms``, ``pred_ms``); ``network_const_ms``; ``baselines`` (end-to-end ms of the
+    FLOPs-proportional and FLOPs+MAC linear baselines fitted on the same calibration data)."""
+
+    model_name: str
+    input_shape: List[int]
+    threads: int
+    total_ms: float
+    layers: pd.DataFrame
+    network_const_ms: float
+    baselines: Dict[str, float] = field(default_factory=dict)
+    machine: Dict[str, object] = field(default_factory=dict)
+
+    def __repr__(self):
+        return (f"<LatencyPrediction {self.model_name} {self.threads} thread(s): "
+                f"{self.total_ms:.3f} ms on {self.machine.get('cpu_model', '?')}>")
+
+    def to_dict(self) -> dict:
+        return {"name": self.model_name, "input_shape": self.input_shape, "threads": self.threads,
+                "total_ms": self.total_ms, "network_const_ms": self.network_const_ms,
+                "baselines": self.baselines,
+                "layers": [{"name": r.name, "kind": r.kind, "pred_ms": float(r.pred_ms),
+                            "pred_isolated_ms": float(r.pred_isolated_ms)}
+                           for r in self.layers.itertuples(index=False)]}
+
+
+def predict_table(table: pd.DataFrame, profile: DeviceProfile, threads: Optional[int] = None):
+    """(table with ``key``, ``pred_isolated_ms``, ``pred_ms``; total ms; network constant ms)."""
+    threads = profile.resolve_threads(threads)
+    out = table.copy()
+    iso = profile.predict_isolated(out, threads)
+    per_op, const = profile.network_terms(out, iso, threads)
+    out["key"] = keys_for(out)
+    out["pred_isolated_ms"] = iso
+    out["pred_ms"] = per_op
+    return out, float(per_op.sum() + const), const
+
+
+def predict_latency(model: nn.Module, input_shape=(1, 3, 224, 224), profile: ProfileLike = None,
+                    threads: Optional[int] = None, model_name: Optional[str] = None
+                    ) -> LatencyPrediction:
+    """Predict the latency of ``model`` at ``input_shape`` on the machine ``profile`` describes
+    (a :class:`DeviceProfile` or the path of its JSON), at ``threads`` threads (default: the
+    profile's smallest calibrated thread count)."""
+    prof = as_profile(profile)
+    threads = prof.resolve_threads(threads)
+    shapes = _input_shapes(input_shape)
+    table, report = op_table(model, shapes if len(shapes) > 1 else shapes[0])
+    layers, total, const = predict_table(table, prof, threads)
+    flops, mac = float(table["flops"].sum()), float(table["mac"].sum())
+    baselines = {"flops_ms": prof.baseline("flops", flops, mac, threads),
+                 "flops_mac_ms": prof.baseline("flops_mac", flops, mac, threads)}
+    return LatencyPrediction(model_name or type(model).__name__,
+                             list(shapes[0]) if len(shapes) == 1 else [list(s) for s in shapes],
+                             threads, total, layers, const, baselines, prof.machine)
+
+
+def add_predicted_columns(report: CostReport, profile: ProfileLike, threads: Optional[int] = None
+                          ) -> CostReport:
+    """Add ``pred_isolated_ms`` and ``pred_ms`` columns to ``report.layers`` (and
+    ``report.total['pred_ms']``, the predicted end-to-end time) in place; returns the report."""
+    prof = as_profile(profile)
+    table, _ = op_table(None, None, report=report)
+    layers, total, _ = predict_table(table, prof, threads)
+    n = len(layers)
+    for col in ("pred_isolated_ms", "pred_ms"):
+        values = np.full(len(report.layers), np.nan)
+        values[:n] = layers[col].to_numpy()
+        report.layers[col] = values
+    report.total["pred_ms"] = total
+    return report

@@ -1,0 +1,187 @@
+"""Portable timing files: measured latencies written by ``costmodel bench``, read by
+``costmodel validate``.
+
+A timing file is plain UTF-8 JSON (never pickle: nothing in it is unpickled or executed; model
+names are looked up in the zoo or the design space, never imported).  Schema, version 1::
+
+    {
+      "format": "costmodel-timings",           # required, exactly this string
+      "version": 1,                            # required integer
+      "created": "2025-01-01T12:00:00Z",       # optional string
+      "machine": {                             # required object (costmodel.latency.machine.describe)
+        "cpu_model": str, "arch": str, "isa": [str], "torch": str, "threads": int, ...
+      },
+      "models": [                              # required, a list of at least one object
+        {
+          "name": str,                         # zoo name, design-space name or user label
+          "input_shape": [int, ...],           # positive integers, e.g. [1, 3, 224, 224]
+          "threads": int,                      # >= 1, torch.set_num_threads during the run
+          "clock": "wall" | "cpu",             # optional (default wall): elapsed or thread CPU time
+          "total_ms": number,                  # > 0, median end-to-end latency
+          "total_ms_spread": {                 # required object; every value a number, a list
+            "p10": number, "p25": number,      #   of numbers, or null
+            "p75": number, "p90": number,
+            "min": number, "max": number, "runs": int,
+            "repeat_medians": [number, ...], "repeat_spread_pct": number
+          },
+          "layer_sum_ms": number | null,       # optional: sum of layers[].measured_ms
+          "layers": [                          # required list (may be empty: end-to-end only)
+            {"name": str, "kind": str, "measured_ms": number >= 0 | null}
+          ]
+        }
+      ]
+    }
+
+Unknown extra keys are allowed (forward compatibility); a missing or mistyped required field,
+another ``format`` or another ``version`` raises :class:`TimingFileError` naming the field.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+from typing import Any, Dict, List
+
+FORMAT = "costmodel-timings"
+VERSION = 1
+_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+
+class TimingFileError(ValueError):
+    """A timing file that is not valid costmodel-timings JSON (the message says why)."""
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _need(obj: dict, key: str, where: str, check, what: str):
+    if key not in obj:
+        raise TimingFileError(f"{where}: missing required field {key!r}")
+    v = obj[key]
+    if not check(v):
+        raise TimingFileError(f"{where}.{key}: expected {what}, got {_show(v)}")
+    return v
+
+
+def _show(v) -> str:
+    s = json.dumps(v) if not isinstance(v, (bytes, bytearray)) else repr(v)
+    return (s[:60] + "...") if len(s) > 60 else s
+
+
+def validate(doc: Any, source: str = "timing file") -> Dict[str, Any]:
+    """Check ``doc`` against the schema; return it unchanged or raise :class:`TimingFileError`."""
+    if not isinstance(doc, dict):
+        raise TimingFileError(f"{source}: expected a JSON object at the top level, got "
+                              f"{type(doc).__name__}")
+    fmt = doc.get("format")
+    if fmt != FORMAT:
+        raise TimingFileError(
+            f"{source}: not a costmodel timing file (\"format\" is {_show(fmt) if 'format' in doc else 'missing'}, "
+            f"expected \"{FORMAT}\"); write one with `costmodel bench MODEL --out FILE`")
+    ver = doc.get("version")
+    if not _is_int(ver):
+        raise TimingFileError(f"{source}: \"version\" must be an integer, got {_show(ver)}")
+    if ver != VERSION:
+        raise TimingFileError(f"{source}: unsupported timing-file version {ver} (this costmodel "
+                              f"reads version {VERSION})")
+    machine = _need(doc, "machine", source, lambda v: isinstance(v, dict), "an object")
+    for k in ("cpu_model", "arch", "torch"):
+        if k in machine and not isinstance(machine[k], str):
+            raise TimingFileError(f"{source}.machine.{k}: expected a string, got {_show(machine[k])}")
+    if "threads" in machine and not _is_int(machine["threads"]):
+        raise TimingFileError(f"{source}.machine.threads: expected an integer")
+    models = _need(doc, "models", source, lambda v: isinstance(v, list) and len(v) > 0,
+                   "a non-empty list")
+    for i, m in enumerate(models):
+        where = f"{source}.models[{i}]"
+        if not isinstance(m, dict):
+            raise TimingFileError(f"{where}: expected an object, got {_show(m)}")
+        _need(m, "name", where, lambda v: isinstance(v, str) and v != "", "a non-empty string")
+        _need(m, "input_shape", where, lambda v: isinstance(v, list) and len(v) > 0 and all(
+            _is_int(d) and d > 0 for d in v), "a list of positive integers")
+        _need(m, "threads", where, lambda v: _is_int(v) and v >= 1, "an integer >= 1")
+        if "clock" in m and m["clock"] not in ("wall", "cpu"):
+            raise TimingFileError(f"{where}.clock: expected \"wall\" or \"cpu\", got {_show(m['clock'])}")
+        _need(m, "total_ms", where, lambda v: _is_num(v) and v > 0, "a positive number")
+        spread = _need(m, "total_ms_spread", where, lambda v: isinstance(v, dict), "an object")
+        for k, v in spread.items():
+            ok = v is None or _is_num(v) or (isinstance(v, list) and all(_is_num(e) for e in v))
+            if not ok:
+                raise TimingFileError(f"{where}.total_ms_spread.{k}: expected a number, a list of "
+                                      f"numbers or null, got {_show(v)}")
+        if "layer_sum_ms" in m and not (m["layer_sum_ms"] is None or _is_num(m["layer_sum_ms"])):
+            raise TimingFileError(f"{where}.layer_sum_ms: expected a number or null")
+        layers = _need(m, "layers", where, lambda v: isinstance(v, list), "a list")
+        for j, l in enumerate(layers):
+            lw = f"{where}.layers[{j}]"
+            if not isinstance(l, dict):
+                raise TimingFileError(f"{lw}: expected an object, got {_show(l)}")
+            _need(l, "name", lw, lambda v: isinstance(v, str), "a string")
+            _need(l, "kind", lw, lambda v: isinstance(v, str), "a string")
+            _need(l, "measured_ms", lw, lambda v: v is None or (_is_num(v) and v >= 0),
+                  "a non-negative number or null")
+    return doc
+
+
+def make_document(results, machine: Dict[str, Any]) -> Dict[str, Any]:
+    """A timing document from :class:`~costmodel.latency.measure.LatencyResult` objects."""
+    doc = {"format": FORMAT, "version": VERSION,
+           "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "machine": dict(machine), "models": [_clean(r.to_dict()) for r in results]}
+    return validate(doc)
+
+
+def _clean(obj):
+    """NaN/inf -> null (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def save(doc: Dict[str, Any], path) -> None:
+    validate(doc)
+    d = os.path.dirname(os.path.abspath(str(path)))
+    os.makedirs(d, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1, allow_nan=False)
+        f.write("\n")
+
+
+def load(path) -> Dict[str, Any]:
+    """Read and validate a timing file (JSON only; a pickle or other binary is rejected)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except IsADirectoryError:
+        raise TimingFileError(f"{path} is a directory, not a timing file") from None
+    if raw[:2] in _PICKLE_MAGIC or raw[:1] in (b"\x80",):
+        raise TimingFileError(f"{path} looks like a Python pickle; costmodel timing files are JSON "
+                              f"and pickles are never loaded")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise TimingFileError(f"{path} is not UTF-8 text (binary file?); expected costmodel-timings "
+                              f"JSON") from None
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise TimingFileError(f"{path} is not valid JSON: {exc}") from None
+    return validate(doc, source=os.path.basename(str(path)))
+
+
+def _reject_constant(name):
+    raise TimingFileError(f"non-standard JSON constant {name} (NaN/Infinity are not allowed)")
+
+
+def entries(doc: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return list(doc["models"])

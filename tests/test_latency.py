@@ -1,0 +1,453 @@
+"""Latency machinery: timing-file schema, profile JSON, fitting, replay shapes, prediction sums, CLI.
+
+These tests check the machinery, never the clock: no assertion depends on how fast anything ran.
+"""
+import copy
+import json
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn as nn
+
+import costmodel
+from costmodel import cli
+from costmodel.latency import fit, machine, space, timings
+from costmodel.latency.calibrate import fit_baselines, fit_network, fit_profile, CalibrationData
+from costmodel.latency.features import op_table
+from costmodel.latency.predict import predict_latency, predict_table
+from costmodel.latency.profile import DeviceProfile, ProfileError, keys_for, op_key
+from costmodel.latency.replay import build_replay, replay_outputs, time_callable
+from costmodel.latency.timings import TimingFileError
+
+
+# ------------------------------------------------------------------------------------ helpers
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 1, 1)
+        self.bn = nn.BatchNorm2d(8)
+        self.dw = nn.Conv2d(8, 8, 3, 2, 1, groups=8)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = torch.relu(self.bn(self.conv(x)))
+        a, b = torch.chunk(y, 2, dim=1)
+        y = torch.cat([b, a], 1) + y
+        y = self.dw(y).mean((2, 3))
+        return self.fc(torch.flatten(y, 1))
+
+
+def tiny():
+    return Tiny().eval()
+
+
+def timing_doc():
+    return {
+        "format": "costmodel-timings", "version": 1, "created": "2025-01-01T00:00:00Z",
+        "machine": {"cpu_model": "Test CPU", "arch": "aarch64", "isa": ["asimd"], "torch": "2.1.0",
+                    "threads": 1},
+        "models": [{"name": "shufflenet_v2_x0_5", "input_shape": [1, 3, 32, 32], "threads": 1,
+                    "total_ms": 1.5,
+                    "total_ms_spread": {"p10": 1.4, "p90": 1.7, "runs": 20,
+                                        "repeat_medians": [1.5, 1.49, 1.52], "repeat_spread_pct": 2.0},
+                    "layer_sum_ms": 1.2,
+                    "layers": [{"name": "stem.0.0", "kind": "conv", "measured_ms": 0.1},
+                               {"name": "stem.0.1", "kind": "norm", "measured_ms": None}]}],
+    }
+
+
+def linear_profile(threads=(1,)):
+    """A hand-made profile: every op costs 0.001 ms + 1e-9 ms per multiply-add + 1e-8 ms/byte."""
+    ops = {"default": {"type": "linear", "features": ["one", "madds", "mac_bytes"],
+                       "coef": [1e-3, 1e-9, 1e-8]},
+           "conv": {"type": "roofline", "peak_madds_per_ms": 1e7, "bandwidth_bytes_per_ms": 1e7,
+                    "overhead_ms": 0.002},
+           "act:relu": {"type": "constant", "ms": 0.0005}}
+    per = {t: {"ops": copy.deepcopy(ops),
+               "network": {"features": ["iso", "alloc_bytes", "one", "const"],
+                           "coef": [1.1, 1e-9, 0.001, 0.05]},
+               "baselines": {"flops": {"features": ["flops"], "coef": [1e-8]},
+                             "flops_mac": {"features": ["one", "flops", "mac"],
+                                           "coef": [0.1, 1e-8, 1e-7]}}}
+           for t in threads}
+    return DeviceProfile({"cpu_model": "Test CPU", "arch": "x86_64", "torch": torch.__version__},
+                         per, {"seed": 1})
+
+
+# ------------------------------------------------------------------------------------ timing files
+def test_timing_file_round_trip(tmp_path):
+    doc = timing_doc()
+    p = tmp_path / "t.json"
+    timings.save(doc, p)
+    assert timings.load(p) == doc
+    assert json.loads(p.read_text())["format"] == "costmodel-timings"
+
+
+def test_timing_file_from_measurement_round_trip(tmp_path):
+    from costmodel.latency.measure import measure_latency
+    r = measure_latency(tiny(), (1, 3, 16, 16), threads=1, min_time_s=0.005, layer_time_s=0.0005,
+                        model_name="tiny", warmup_s=0.01)
+    doc = timings.make_document([r], r.machine)
+    p = tmp_path / "t.json"
+    timings.save(doc, p)
+    back = timings.load(p)
+    assert back == json.loads(json.dumps(doc))
+    m = back["models"][0]
+    assert [l["name"] for l in m["layers"]] == list(r.layers["name"])
+    assert m["threads"] == 1 and m["input_shape"] == [1, 3, 16, 16]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(format="something-else"), "not a costmodel timing file"),
+    (lambda d: d.pop("format"), "not a costmodel timing file"),
+    (lambda d: d.update(version=2), "unsupported timing-file version"),
+    (lambda d: d.update(version="1"), "must be an integer"),
+    (lambda d: d.pop("machine"), "missing required field 'machine'"),
+    (lambda d: d.update(models=[]), "non-empty list"),
+    (lambda d: d["models"][0].update(total_ms="fast"), "total_ms"),
+    (lambda d: d["models"][0].update(total_ms=-1), "total_ms"),
+    (lambda d: d["models"][0].update(threads=0), "threads"),
+    (lambda d: d["models"][0].update(threads=True), "threads"),
+    (lambda d: d["models"][0].update(input_shape=[1, 3, "224"]), "input_shape"),
+    (lambda d: d["models"][0].pop("layers"), "layers"),
+    (lambda d: d["models"][0]["layers"][0].update(measured_ms=-0.5), "measured_ms"),
+    (lambda d: d["models"][0]["layers"].append("conv"), "layers[2]"),
+    (lambda d: d["models"][0]["total_ms_spread"].update(p10="x"), "total_ms_spread.p10"),
+    (lambda d: d["machine"].update(torch=2.1), "machine.torch"),
+])
+def test_timing_file_rejects_malformed(tmp_path, mutate, message):
+    doc = timing_doc()
+    mutate(doc)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(TimingFileError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        timings.load(p)
+
+
+def test_timing_file_rejects_foreign_and_non_json(tmp_path):
+    for text, msg in (("[1, 2, 3]", "JSON object"), ("not json at all", "not valid JSON"),
+                      ('{"format": "costmodel-profile", "version": 1}', "not a costmodel timing"),
+                      ('{"format": "costmodel-timings", "version": 1, "machine": {}, "models": '
+                       '[{"name": "m", "input_shape": [1], "threads": 1, "total_ms": NaN, '
+                       '"total_ms_spread": {}, "layers": []}]}', "NaN")):
+        p = tmp_path / "f.json"
+        p.write_text(text)
+        with pytest.raises(TimingFileError, match=msg):
+            timings.load(p)
+    p = tmp_path / "bin.json"
+    p.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(TimingFileError):
+        timings.load(p)
+    assert issubclass(TimingFileError, ValueError)
+
+
+class _Trap:
+    """Unpickling this object would create a marker file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_timing_file_never_unpickles(tmp_path):
+    marker = tmp_path / "unpickled"
+    p = tmp_path / "timings.json"
+    for protocol in (2, 4, 0):
+        p.write_bytes(pickle.dumps({"format": "costmodel-timings", "trap": _Trap(str(marker))},
+                                   protocol=protocol))
+        with pytest.raises(TimingFileError):
+            timings.load(p)
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------------------------------ profiles
+def test_profile_round_trip_and_rejection(tmp_path):
+    prof = linear_profile((1, 2))
+    p = tmp_path / "profile.json"
+    prof.save(p)
+    back = DeviceProfile.load(p)
+    assert back.to_dict() == prof.to_dict()
+    assert back.thread_counts == [1, 2]
+    bad = prof.to_dict()
+    bad["threads"]["1"]["ops"]["conv"] = {"type": "pickle", "data": "..."}
+    p.write_text(json.dumps(bad))
+    with pytest.raises(ProfileError, match="not a model"):
+        DeviceProfile.load(p)
+    p.write_text(json.dumps({"format": "costmodel-timings", "version": 1}))
+    with pytest.raises(ProfileError, match="not a costmodel profile"):
+        DeviceProfile.load(p)
+    p.write_bytes(pickle.dumps(prof.to_dict()))
+    with pytest.raises(ProfileError):
+        DeviceProfile.load(p)
+    with pytest.raises(ValueError, match="calibrated for"):
+        prof.resolve_threads(4)
+
+
+def test_op_keys():
+    assert op_key("act", "ReLU6") == "act:relu6"
+    assert op_key("elementwise", "Tensor.add_") == "elementwise:add"
+    assert op_key("pointwise_conv", "Conv2d") == "pointwise_conv"
+    # a key without its own model falls back to its kind, then to the default model
+    prof = linear_profile()
+    assert prof.model_for("act:relu", 1)["type"] == "constant"
+    assert prof.model_for("act:sigmoid", 1) is prof.threads[1]["ops"]["default"]
+    assert prof.model_for("conv", 1)["type"] == "roofline"
+
+
+# ------------------------------------------------------------------------------------ fitting
+def _synthetic_ops(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "madds": rng.integers(10 ** 4, 10 ** 9, n), "mac_bytes": rng.integers(10 ** 3, 10 ** 7, n),
+        "weight_bytes": rng.integers(0, 10 ** 6, n), "alloc_bytes": rng.integers(0, 10 ** 6, n),
+        "out_numel": rng.integers(1, 10 ** 6, n), "in_numel": rng.integers(1, 10 ** 6, n),
+        "cin": rng.integers(1, 512, n), "cout": rng.integers(1, 512, n),
+        "hw_out": rng.integers(1, 12544, n), "kernel_area": rng.choice([1, 9, 25], n),
+        "stride": rng.choice([1, 4], n), "groups": 1, "n_inputs": 1})
+    return df
+
+
+def test_nnls_matches_known_solutions():
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(40, 4))
+    x_true = np.array([0.5, 0.0, 2.0, 1.0])
+    assert np.allclose(fit.nnls(A, A @ x_true), x_true, atol=1e-9)
+    # a negative unconstrained optimum is clipped to the boundary
+    A = np.eye(3)
+    assert np.allclose(fit.nnls(A, np.array([1.0, -2.0, 3.0])), [1.0, 0.0, 3.0])
+
+
+def test_linear_fit_recovers_coefficients():
+    df = _synthetic_ops()
+    true = {"one": 0.004, "madds": 2e-8, "mac_bytes": 5e-7, "weight_bytes": 0.0, "alloc_bytes": 1e-7}
+    y = sum(c * (1 if f == "one" else df[f].to_numpy(float)) for f, c in true.items())
+    m = fit.fit_linear(df, y)
+    got = dict(zip(m["features"], m["coef"]))
+    for f, c in true.items():
+        assert got.get(f, 0.0) == pytest.approx(c, rel=1e-6, abs=1e-15)
+    assert np.allclose(fit.predict(m, df), y, rtol=1e-9)
+
+
+def test_roofline_fit_recovers_peak_bandwidth_overhead():
+    df = _synthetic_ops()
+    y = np.maximum(df["madds"] / 1e8, df["mac_bytes"] / 1e7).to_numpy() + 0.003
+    m = fit.fit_roofline(df, y)
+    assert m["peak_madds_per_ms"] == pytest.approx(1e8, rel=1e-6)
+    assert m["bandwidth_bytes_per_ms"] == pytest.approx(1e7, rel=1e-6)
+    assert m["overhead_ms"] == pytest.approx(0.003, rel=1e-6)
+
+
+def test_boosted_model_learns_a_shape_effect_and_selection_prefers_it():
+    df = _synthetic_ops(400)
+    base = 0.01 + 2e-8 * df["madds"].to_numpy(float)
+    y = base * np.where(df["kernel_area"] == 25, 1.8, 1.0)  # 5x5 kernels run 1.8x slower
+    lin = fit.fit_linear(df, y)
+    boo = fit.fit_boosted(df, y)
+    err = lambda m: np.mean(np.abs(fit.rel_errors(fit.predict(m, df), y)))  # noqa: E731
+    assert err(boo) < 0.05 < err(lin)
+    assert fit.select_model(df, y)["type"] == "boosted"
+    # pure linear data: the simpler model wins
+    assert fit.select_model(df, base)["type"] in ("linear", "roofline")
+
+
+def test_tree_json_round_trip():
+    df = _synthetic_ops(200)
+    y = 0.01 + 2e-8 * df["madds"].to_numpy(float) * np.where(df["stride"] == 4, 0.5, 1.0)
+    m = fit.fit_boosted(df, y)
+    back = json.loads(json.dumps(m))
+    assert np.allclose(fit.predict(back, df), fit.predict(m, df))
+
+
+def test_network_model_and_baselines_recover_coefficients():
+    rng = np.random.default_rng(3)
+    n = 30
+    nets = pd.DataFrame({"iso": rng.uniform(2, 50, n), "alloc_bytes": rng.uniform(1e6, 1e8, n),
+                         "weight_bytes": rng.uniform(1e6, 3e7, n), "one": rng.integers(50, 400, n),
+                         "const": 1.0, "flops": rng.uniform(1e8, 1e10, n), "mac": rng.uniform(1e6, 1e8, n),
+                         "repeat_spread_pct": 1.0})
+    nets["e2e_ms"] = 1.2 * nets["iso"] + 3e-8 * nets["alloc_bytes"] + 0.4
+    m = fit_network(nets)
+    got = dict(zip(m["features"], m["coef"]))
+    assert got["iso"] == pytest.approx(1.2, rel=1e-6)
+    assert got["alloc_bytes"] == pytest.approx(3e-8, rel=1e-5)
+    assert got["const"] == pytest.approx(0.4, rel=1e-5)
+    nets["e2e_ms"] = 0.5 + 2e-9 * nets["flops"] + 1e-7 * nets["mac"]
+    b = fit_baselines(nets)
+    assert np.allclose(b["flops_mac"]["coef"], [0.5, 2e-9, 1e-7], rtol=1e-6)
+    nets["e2e_ms"] = 3e-9 * nets["flops"]
+    assert fit_baselines(nets)["flops"]["coef"][0] == pytest.approx(3e-9, rel=1e-9)
+
+
+def test_fit_profile_on_synthetic_samples_predicts_them():
+    df = _synthetic_ops(120)
+    df["kind"] = np.where(np.arange(len(df)) % 2, "conv", "norm")
+    df["op"] = np.where(df["kind"] == "conv", "Conv2d", "BatchNorm2d")
+    df["threads"] = 1
+    df["measured_ms"] = 0.002 + np.where(df["kind"] == "conv", 1e-8 * df["madds"], 3e-7 * df["mac_bytes"])
+    df["key"] = keys_for(df)
+    prof = fit_profile(CalibrationData(df, pd.DataFrame()), {"cpu_model": "x"}, {})
+    pred = prof.predict_isolated(df, 1)
+    assert np.allclose(pred, df["measured_ms"], rtol=1e-3)
+
+
+# ------------------------------------------------------------------------------------ replay
+@pytest.mark.parametrize("name", ["shufflenet_v2_x0_5", "mobilenet_v3_small", "fenet_x1_0"])
+def test_replayed_op_shapes_match_the_trace(name, zoo_model):
+    model = zoo_model(name)
+    graph = costmodel.analyze(model, (1, 3, 32, 32), warn=False).graph
+    for rec in graph.ops:
+        shapes = replay_outputs(rec)
+        assert shapes["outputs"] == [tuple(t.shape) for t in rec.outputs], rec.name
+        if rec.is_module:
+            assert shapes["inputs"] == [tuple(t.shape) for t in rec.inputs], rec.name
+
+
+def test_replay_keeps_strides_and_real_module():
+    model = tiny()
+    graph = costmodel.analyze(model, (1, 3, 8, 8), warn=False).graph
+    rec = next(r for r in graph.ops if r.is_module and r.op == "Conv2d")
+    rp = build_replay(rec)
+    assert rp.fn.__defaults__[0] is model.conv  # the user's own module, real parameters
+    t = time_callable(rp.fn, min_time_s=0.0, batch_s=1e-5, min_batches=3, max_batches=3)
+    assert t.batches == 3 and t.median_ms > 0
+    # a functional op on a non-contiguous view is rebuilt with the same strides
+    x = torch.randn(1, 4, 6, 6).transpose(1, 2)
+
+    class T(nn.Module):
+        def forward(self, x):
+            return x.contiguous() * 2
+
+    g = costmodel.analyze(T(), [tuple(x.shape)], warn=False).graph
+    # the traced input is contiguous; feed a strided description directly
+    rec = g.ops[0]
+    from costmodel.tracer import TensorInfo
+    info = TensorInfo(tuple(x.shape), x.dtype, False, False, tuple(x.stride()))
+    rec.args = (info,)
+    rp = build_replay(rec)
+    assert rp.inputs[0].stride() == x.stride()
+    assert rp.run().is_contiguous()
+
+
+def test_measure_latency_layers_follow_the_trace():
+    from costmodel.latency.measure import measure_latency
+    model = tiny()
+    r = measure_latency(model, (1, 3, 16, 16), threads=1, min_time_s=0.005, layer_time_s=0.0005,
+                        warmup_s=0.01)
+    names = [rec.name for rec in costmodel.analyze(model, (1, 3, 16, 16), warn=False).graph.ops]
+    assert list(r.layers["name"]) == names
+    assert r.layers["replay_ok"].all() and (r.layers["measured_ms"] > 0).all()
+    assert r.total_ms > 0 and r.threads == 1 and not model.training
+    assert r.machine["threads"] == 1 and "torch" in r.machine and "isa" in r.machine
+    assert r.gap_ms == pytest.approx(r.total_ms - r.layers["measured_ms"].sum())
+    assert set(r.total_spread) >= {"p10", "p90", "repeat_medians", "repeat_spread_pct", "runs"}
+
+
+# ------------------------------------------------------------------------------------ prediction
+def test_prediction_total_is_sum_of_layers_plus_constant():
+    prof = linear_profile()
+    p = predict_latency(tiny(), (1, 3, 16, 16), profile=prof)
+    assert p.total_ms == pytest.approx(p.layers["pred_ms"].sum() + p.network_const_ms, rel=1e-12)
+    assert p.network_const_ms == pytest.approx(0.05)
+    assert {"name", "kind", "pred_ms", "pred_isolated_ms"} <= set(p.layers.columns)
+    # in-network time = 1.1 * isolated + 1e-9 * fresh bytes + 0.001
+    expect = 1.1 * p.layers["pred_isolated_ms"] + 1e-9 * p.layers["alloc_bytes"] + 0.001
+    assert np.allclose(p.layers["pred_ms"], expect)
+    conv = p.layers[p.layers["kind"] == "conv"].iloc[0]
+    assert conv["pred_isolated_ms"] == pytest.approx(
+        max(conv["madds"] / 1e7, conv["mac_bytes"] / 1e7) + 0.002)
+    assert p.baselines["flops_ms"] == pytest.approx(1e-8 * p.layers["flops"].sum())
+
+
+def test_report_gains_predicted_columns():
+    report = costmodel.analyze(tiny(), (1, 3, 16, 16))
+    from costmodel.latency import add_predicted_columns
+    add_predicted_columns(report, linear_profile())
+    assert "pred_ms" in report.layers and report.layers["pred_ms"].notna().all()
+    assert report.total["pred_ms"] == pytest.approx(report.layers["pred_ms"].sum() + 0.05)
+
+
+# ------------------------------------------------------------------------------------ samplers
+def test_design_space_is_seeded_and_disjoint():
+    cal = space.calibration_specs(40)
+    val = space.validation_specs(100)
+    assert len(set(val)) == 100 and not set(val) & set(space.calibration_specs(200))
+    assert space.validation_specs(100) == val and space.calibration_specs(40) == cal
+    for spec in val[:3] + cal[:2]:
+        table, _ = op_table(space.build(spec), (1, 3, 64, 64))
+        assert len(table) > 20
+    kinds = {c.kind for c in space.sample_op_configs(60)}
+    assert {"conv", "pointwise_conv", "depthwise_conv", "group_conv", "dilated_conv", "linear",
+            "pool", "elementwise", "concat", "split", "shuffle"} <= kinds
+
+
+def test_op_configs_trace_to_their_kind():
+    for cfg in space.sample_op_configs(45, seed=5):
+        table, _ = op_table(cfg.module, cfg.input_shape)
+        assert cfg.kind in set(table["kind"]), cfg.label
+
+
+def test_machine_description_tolerates_missing_proc(monkeypatch):
+    monkeypatch.setattr(machine, "_read", lambda path: None)
+    d = machine.describe(2)
+    assert d["threads"] == 2 and isinstance(d["cpu_model"], str) and isinstance(d["isa"], list)
+    json.dumps(d)
+
+
+# ------------------------------------------------------------------------------------ CLI
+def test_cli_calibrate_predict_bench_validate(tmp_path, capsys):
+    prof_path = tmp_path / "profile.json"
+    assert cli.run(["calibrate", "--out", str(prof_path), "--budget", "3", "--threads", "1",
+                    "-q"]) == 0
+    prof = DeviceProfile.load(prof_path)
+    assert prof.thread_counts == [1] and prof.machine["torch"] == torch.__version__
+    assert cli.run(["predict", "shufflenet_v2_x0_5", "-p", str(prof_path), "-i", "1x3x32x32",
+                    "--layers"]) == 0
+    assert "predicted end-to-end" in capsys.readouterr().out
+    t_path = tmp_path / "timings.json"
+    assert cli.run(["bench", "shufflenet_v2_x0_5", "-i", "1x3x32x32", "--out", str(t_path),
+                    "--threads", "1", "--time", "0.01", "--layer-time", "0.0005", "-q"]) == 0
+    doc = timings.load(t_path)
+    assert doc["models"][0]["name"] == "shufflenet_v2_x0_5" and doc["models"][0]["layers"]
+    assert cli.run(["validate", str(t_path), "-p", str(prof_path)]) == 0
+    out = capsys.readouterr().out
+    assert "shufflenet_v2_x0_5" in out and "costmodel" in out
+
+
+def test_cli_rejects_bad_files(tmp_path, capsys):
+    prof_path = tmp_path / "profile.json"
+    linear_profile().save(prof_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something"}')
+    assert cli.run(["validate", str(bad), "-p", str(prof_path)]) == 2
+    assert "not a costmodel timing file" in capsys.readouterr().err
+    assert cli.run(["predict", "shufflenet_v2_x0_5", "-p", str(bad)]) == 2
+    assert "not a costmodel profile" in capsys.readouterr().err
+    assert cli.run(["validate", str(tmp_path / "missing.json"), "-p", str(prof_path)]) == 2
+
+
+def test_evaluate_and_write_report(tmp_path):
+    from costmodel.latency.validate import evaluate, kind_stats, model_stats, write_report
+    prof = linear_profile()
+    doc = timing_doc()
+    doc["models"].append({"name": "space:validation:0", "input_shape": [1, 3, 64, 64], "threads": 1,
+                          "total_ms": 3.0, "total_ms_spread": {"rerun_diff_pct": 1.0,
+                                                               "repeat_spread_pct": 0.5},
+                          "layers": []})
+    doc["models"].append({"name": "not-a-model", "input_shape": [1, 3, 8, 8], "threads": 1,
+                          "total_ms": 1.0, "total_ms_spread": {}, "layers": []})
+    timings.validate(doc)
+    models, layers, skipped = evaluate(doc, prof)
+    assert list(models["group"]) == ["zoo", "sampled"] and len(skipped) == 1
+    assert set(layers["name"]) == {"stem.0.0", "stem.0.1"}
+    st = model_stats(models)
+    assert set(st["predictor"]) == {"costmodel", "FLOPs-proportional", "linear FLOPs+MAC"}
+    assert len(kind_stats(layers)) == 2
+    text = write_report(str(tmp_path), models, layers, prof, doc, command="cmd")
+    assert "## Floors" in text and (tmp_path / "scatter.png").stat().st_size > 1000
+    assert (tmp_path / "per_kind.csv").exists()
