@@ -1,4 +1,5 @@
-"""``costmodel arm setup|status|run|exec|compare``: aarch64 instruction counts under QEMU."""
+"""``costmodel arm setup|status|run|exec|compare|published|spec-profile``: aarch64 instruction
+counts under QEMU, and published ARM speeds against spec-based predictions."""
 from __future__ import annotations
 
 import argparse
@@ -144,6 +145,33 @@ def _compare(args) -> int:
     return 0
 
 
+def _published(args) -> int:
+    from costmodel.arm import published
+    progress = (lambda m: print(f"  {m}", file=sys.stderr)) if args.verbose else None
+    text = published.run(args.out, args.plot, args.json, progress=progress)
+    if not args.out:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {args.out}" + (f" and {args.plot or os.path.splitext(args.out)[0] + '.png'}")
+              + (f" and {args.json}" if args.json else ""), file=sys.stderr)
+    return 0
+
+
+def _spec_profile(args) -> int:
+    from costmodel.arm import spec_profiles as sp
+    if args.list:
+        for key in sp.DEVICES:
+            print(f"{key:16s} {sp.describe(key)}")
+        return 0
+    if not args.device or not args.out:
+        from costmodel.cli import CLIError
+        raise CLIError("give a DEVICE and --out FILE (or --list)")
+    sp.save_spec_profile(args.device, args.out, args.variant)
+    print(f"wrote {args.out}: {sp.describe(args.device)}, variant {args.variant} "
+          f"({sp.VARIANT_LABELS[args.variant]})", file=sys.stderr)
+    return 0
+
+
 def register_cli(sub):
     p = sub.add_parser("arm", help="aarch64 under QEMU: per-layer instruction counts (emulated)",
                        description="Run costmodel on an emulated aarch64 CPU (QEMU user mode) and "
@@ -196,6 +224,31 @@ def register_cli(sub):
     q.add_argument("timings", nargs="+")
     q.add_argument("--out", "-o", required=True)
     q.set_defaults(func=_merge)
+
+    q = asub.add_parser("published", help="published ARM speeds (ShuffleNetV1/V2, MobileNetV2) "
+                                          "vs spec-profile and FLOPs-only predictions",
+                        description="Compare the network speeds that ShuffleNetV2 (Snapdragon "
+                                    "810), ShuffleNetV1 (Snapdragon 820) and MobileNetV2 (Pixel "
+                                    "1) published with costmodel's predictions from spec-based "
+                                    "device profiles and with FLOPs-only predictions: ordering "
+                                    "(Kendall tau-b, pairwise accuracy), ratio errors, MAPE.")
+    q.add_argument("--out", "-o", default=None,
+                   help="markdown report to write (default: print it); the plot goes next to it")
+    q.add_argument("--plot", default=None, help="PNG path (default: OUT with .png)")
+    q.add_argument("--json", default=None, help="also write the scores and predictions as JSON")
+    q.add_argument("--verbose", "-v", action="store_true", help="print each network analysed")
+    q.set_defaults(func=_published)
+
+    from costmodel.arm.spec_profiles import DEVICES, VARIANTS
+    q = asub.add_parser("spec-profile", help="write a latency profile of a 2015-16 phone CPU "
+                                             "built from public specifications")
+    q.add_argument("device", nargs="?", choices=list(DEVICES), help="device key")
+    q.add_argument("--variant", default="emu", choices=list(VARIANTS),
+                   help="roofline: specs only; emu: + per-kind rates from emulated instruction "
+                        "counts; emu_call: + per-call costs (default %(default)s)")
+    q.add_argument("--out", "-o", default=None, help="profile JSON to write")
+    q.add_argument("--list", action="store_true", help="list the devices and their peak figures")
+    q.set_defaults(func=_spec_profile)
 
     q = asub.add_parser("compare", help="per-kind instructions per madd / per MAC vs x86 time")
     q.add_argument("timings", nargs="+", help="emulated timing files from `costmodel arm run`")

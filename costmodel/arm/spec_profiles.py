@@ -1,0 +1,299 @@
+"""Device profiles of 2015-2016 phone CPUs built from public specifications, not from timings.
+
+The ARM figures that ShuffleNetV1/V2 and MobileNetV2 published (see
+:mod:`costmodel.arm.published`) were measured on three phone CPUs that nobody here can run.  This
+module describes their big cores from public specifications and turns each into a
+:class:`~costmodel.latency.DeviceProfile` (``costmodel-profile`` v1), so that
+``predict_latency(model, shape, profile=spec_profile("snapdragon_810"))`` works like a calibrated
+profile does.  Every number in :data:`DEVICES` carries its source.
+
+Three variants (``variant=``), all single-thread, batch 1, fp32:
+
+``roofline``
+    every op kind: ``max(madds / peak, mac_bytes / bandwidth)``, ``peak`` = NEON fp32 multiply-add
+    rate of one big core (FMA lanes per cycle x clock), ``bandwidth`` = the SoC's DRAM peak.
+    No per-op overhead.  Nothing here comes from a measurement.
+``emu``
+    the same roofline, with per op-kind *compute rates* derived from the aarch64 **instruction
+    counts** of ``reports/arm/arm_neoverse-n1_zoo.json`` (QEMU emulation of torch 2.10's aarch64
+    kernels; :data:`EMULATION_FITS`): an op kind whose kernel issues ``s`` instructions per
+    multiply-add (or per MAC element) runs at ``IR / s`` multiply-adds (elements) per second,
+    where ``IR``, the instruction rate, is set so that the pointwise convolution (0.385
+    instructions per madd, the best-vectorised kernel) runs exactly at the NEON peak
+    (``IR = 4 madds/cycle x 0.385 x clock``, an effective 1.54 instructions per cycle).  These
+    are emulation **counts**, not timings: the variant assumes every kind retires instructions
+    at the same rate, which no real core does.
+``emu_call``
+    ``emu`` plus a per-call overhead for each op kind: the fitted fixed instructions per call
+    (torch's dispatch and kernel set-up on aarch64) divided by ``IR``.  The papers' engines
+    (Megvii's in-house NEON library, TF-Lite) had their own, unknown, per-op costs; torch's are
+    a stand-in.
+
+In every variant BatchNorm costs nothing (folded into the convolution, as the papers' engines do:
+ShuffleNetV2 Sec. 2 "full optimization options (e.g. tensor fusion)"; TF-Lite folds BN at
+conversion) and so does dropout.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, Optional
+
+import numpy as np
+
+from costmodel.latency.profile import DeviceProfile, op_key
+
+VARIANTS = ("roofline", "emu", "emu_call")
+VARIANT_LABELS = {
+    "roofline": "spec roofline",
+    "emu": "spec roofline + emulated per-kind rates",
+    "emu_call": "spec roofline + emulated per-kind rates + per-call cost",
+}
+
+# ---------------------------------------------------------------------------------------------
+# public specifications
+# ---------------------------------------------------------------------------------------------
+_SRC_A57_LLVM = ("LLVM llvm/lib/Target/AArch64/AArch64SchedA57.td (Cortex-A57 machine model, "
+                 "citing ARM's Cortex-A57 Software Optimization Guide, UAN 0015B): two FP/ASIMD "
+                 "pipes (X, W; 'A57UnitV'); FMLA D-form (2 fp32 lanes) takes one V pipe, FMLA "
+                 "Q-form (4 fp32 lanes) takes both ('A57WriteFPVMAQ: [A57UnitV, A57UnitV]'): "
+                 "4 fp32 multiply-adds per cycle either way")
+_SRC_KRYO_LLVM = ("LLVM llvm/lib/Target/AArch64/AArch64SchedKryoDetails.td (Qualcomm Kryo machine "
+                  "model): FMLAv2f32 on one X unit, FMLAv4f32 on both X units "
+                  "('KryoWrite_5cyc_X_X_56ln'), two X units (XA, XB): 4 fp32 multiply-adds per "
+                  "cycle")
+_SRC_SD810 = ("AnandTech, 'Snapdragon 810 Performance Preview' (anandtech.com/show/8933), "
+              "specification table: 4x Cortex-A57 r1p1 @ 1.958 GHz with 2 MB L2, 4x Cortex-A53 @ "
+              "1.555 GHz, memory 2x 32-bit LPDDR4 @ 1555 MHz, 24.8 GB/s. Tom's Hardware's preview "
+              "lists the nominal 'LPDDR4-1600 2x 32-bit (25.6GBps)' and A57 '@ 2.0GHz'")
+_SRC_SD820 = ("Snapdragon 820 (MSM8996): 2x Kryo @ 2.15 GHz + 2x Kryo @ 1.59 GHz, LPDDR4 3733 MT/s "
+              "(1866 MHz) on 4x 16 bit = 64 bit, 29.9 GB/s (public Snapdragon specification lists; "
+              "Tencent/ncnn benchmark/README.md names the MSM8996 'Kyro 2.15GHz x 2 + Kyro 1.6GHz "
+              "x 2'); Kryo L2: 1 MB (fast cluster) + 512 KB (Wikipedia 'Kryo (microarchitecture)')")
+_SRC_PIXEL = ("TechSpot, Google Pixel XL review (techspot.com/review/1265-google-pixel-xl/page3): "
+              "Snapdragon 821 in the Pixel clocked like an 820, two Kryo 'big' cores at 2.15 GHz "
+              "and two at 1.59 GHz; 4 GB LPDDR4 on a 64-bit bus, 29.8 GB/s")
+_SRC_VFPBENCH = ("flatlib VFP Benchmark, Snapdragon 820 (wlog.flatlib.jp/2016/06/10/n1807/): "
+                 "single-thread SP max 10.517 GFLOPS (fmla.2s), fmla.4s 10.39 GFLOPS, i.e. "
+                 "~5.2 G multiply-adds/s, 61% of the 4-lane peak; the author notes it is lower "
+                 "than expected (8 dependent chains, latency-bound)")
+
+#: The big cores of the three phones, one thread.  ``madds_per_cycle`` is fp32 multiply-adds per
+#: cycle of one core's NEON units; ``dram_gbps`` the SoC's peak DRAM bandwidth (shared by all
+#: cores: one core alone draws less, which a roofline cannot know).
+DEVICES: Dict[str, dict] = {
+    "snapdragon_810": {
+        "name": "Qualcomm Snapdragon 810 (MSM8994), one Cortex-A57 core",
+        "used_by": "ShuffleNetV2 (arXiv:1807.11164) Tables 1-4 and 8, Appendix Table 1",
+        "core": "ARM Cortex-A57 (ARMv8-A, 128-bit NEON)",
+        "cores": "4x Cortex-A57 @ 1.958 GHz + 4x Cortex-A53 @ 1.555 GHz",
+        "clock_ghz": 1.958,
+        "neon_bits": 128,
+        "madds_per_cycle": 4,
+        "l2": "2 MB shared by the A57 cluster",
+        "dram": "LPDDR4, 2x 32-bit @ 1555 MHz",
+        "dram_gbps": 24.8,
+        "sources": {"clock_ghz": _SRC_SD810, "cores": _SRC_SD810, "l2": _SRC_SD810,
+                    "dram_gbps": _SRC_SD810, "madds_per_cycle": _SRC_A57_LLVM,
+                    "neon_bits": _SRC_A57_LLVM},
+    },
+    "snapdragon_820": {
+        "name": "Qualcomm Snapdragon 820 (MSM8996), one fast Kryo core",
+        "used_by": "ShuffleNetV1 (arXiv:1707.01083) Table 8",
+        "core": "Qualcomm Kryo (ARMv8-A, 128-bit NEON)",
+        "cores": "2x Kryo @ 2.15 GHz + 2x Kryo @ 1.59 GHz",
+        "clock_ghz": 2.15,
+        "neon_bits": 128,
+        "madds_per_cycle": 4,
+        "l2": "1 MB (fast cluster)",
+        "dram": "LPDDR4 1866 MHz, 64 bit",
+        "dram_gbps": 29.9,
+        "cross_check": _SRC_VFPBENCH,
+        "sources": {"clock_ghz": _SRC_SD820, "cores": _SRC_SD820, "l2": _SRC_SD820,
+                    "dram_gbps": _SRC_SD820, "madds_per_cycle": _SRC_KRYO_LLVM,
+                    "neon_bits": _SRC_KRYO_LLVM},
+    },
+    "pixel_1": {
+        "name": "Google Pixel (Snapdragon 821, MSM8996 Pro), one large Kryo core",
+        "used_by": "MobileNetV2 (arXiv:1801.04381) Table 4",
+        "core": "Qualcomm Kryo (ARMv8-A, 128-bit NEON)",
+        "cores": "2x Kryo @ 2.15 GHz + 2x Kryo @ 1.59 GHz (as clocked in the Pixel)",
+        "clock_ghz": 2.15,
+        "neon_bits": 128,
+        "madds_per_cycle": 4,
+        "l2": "1 MB (fast cluster)",
+        "dram": "LPDDR4, 64-bit bus",
+        "dram_gbps": 29.8,
+        "cross_check": _SRC_VFPBENCH,
+        "sources": {"clock_ghz": _SRC_PIXEL, "cores": _SRC_PIXEL, "dram_gbps": _SRC_PIXEL,
+                    "l2": _SRC_SD820, "madds_per_cycle": _SRC_KRYO_LLVM,
+                    "neon_bits": _SRC_KRYO_LLVM},
+    },
+}
+
+# ---------------------------------------------------------------------------------------------
+# emulation-derived per-kind instruction costs
+# ---------------------------------------------------------------------------------------------
+#: Derived from ``reports/arm/arm_neoverse-n1_zoo.json`` by :func:`derive_emulation_fits`:
+#: per op key (``kind`` or ``kind:op``, as in the latency profile), ``instructions = fixed +
+#: per_unit x units`` over the distinct emulated layers (units: multiply-adds for convolutions and
+#: linear layers, MAC elements otherwise).  EMULATION INSTRUCTION COUNTS (QEMU, ``-cpu
+#: neoverse-n1``, NEON 128-bit, torch 2.10.0 aarch64 wheel, one thread), NOT TIMINGS.
+EMULATION_SOURCE = ("reports/arm/arm_neoverse-n1_zoo.json: aarch64 instruction counts per layer "
+                    "under QEMU 7.2 -cpu neoverse-n1 (NEON 128-bit), torch 2.10.0 aarch64 wheel, "
+                    "one thread, 19 zoo models at 224x224; fixed + slope fits per op key "
+                    "(relative-error least squares over distinct layers)")
+EMULATION_FITS: Dict[str, dict] = {
+    "act:hardsigmoid": {"per": "mac", "fixed": 18510, "per_unit": 1.441, "layers": 12},
+    "act:hardswish": {"per": "mac", "fixed": 16113, "per_unit": 1.438, "layers": 20},
+    "act:prelu": {"per": "mac", "fixed": 32127, "per_unit": 0.855, "layers": 18},
+    "act:relu": {"per": "mac", "fixed": 16723, "per_unit": 0.625, "layers": 167},
+    "act:relu6": {"per": "mac", "fixed": 21839, "per_unit": 0.750, "layers": 12},
+    "act:sigmoid": {"per": "mac", "fixed": 17420, "per_unit": 8.579, "layers": 18},
+    "act:silu": {"per": "mac", "fixed": 16518, "per_unit": 8.437, "layers": 34},
+    "concat": {"per": "mac", "fixed": 11587, "per_unit": 0.637, "layers": 67},
+    "conv": {"per": "madd", "fixed": 121663, "per_unit": 0.489, "layers": 37},
+    "depthwise_conv": {"per": "madd", "fixed": 618196, "per_unit": 1.632, "layers": 142},
+    "elementwise:add": {"per": "mac", "fixed": 8400, "per_unit": 0.509, "layers": 75},
+    "elementwise:mul": {"per": "mac", "fixed": 19736, "per_unit": 0.592, "layers": 36},
+    "group_conv": {"per": "madd", "fixed": 224376, "per_unit": 0.411, "layers": 35},
+    "identity": {"per": "mac", "fixed": 13868, "per_unit": 0.0, "layers": 9},
+    "linear": {"per": "madd", "fixed": 65169, "per_unit": 4.098, "layers": 22},
+    "norm:batchnorm2d": {"per": "mac", "fixed": 86321, "per_unit": 1.789, "layers": 262},
+    "pointwise_conv": {"per": "madd", "fixed": 68638, "per_unit": 0.385, "layers": 320},
+    "pool:adaptiveavgpool2d": {"per": "mac", "fixed": 66874, "per_unit": 0.684, "layers": 53},
+    "pool:avgpool2d": {"per": "mac", "fixed": 27534, "per_unit": 20.19, "layers": 26},
+    "pool:maxpool2d": {"per": "mac", "fixed": 0, "per_unit": 36.29, "layers": 11},
+    "shift:activeshift": {"per": "mac", "fixed": 443765, "per_unit": 38.20, "layers": 8},
+    "shift:groupedshift": {"per": "mac", "fixed": 728229, "per_unit": 2.496, "layers": 13},
+    "shift:sparseshift": {"per": "mac", "fixed": 605163, "per_unit": 7.204, "layers": 13},
+    "shuffle": {"per": "mac", "fixed": 32739, "per_unit": 0.379, "layers": 16},
+    "split:chunk": {"per": "mac", "fixed": 14632, "per_unit": 0.0, "layers": 6},
+    "split:split": {"per": "mac", "fixed": 30444, "per_unit": 0.0, "layers": 22},
+    "view:flatten": {"per": "mac", "fixed": 6142, "per_unit": 0.0, "layers": 19},
+    "view:transpose": {"per": "mac", "fixed": 7187, "per_unit": 0.0, "layers": 16},
+    "view:view": {"per": "mac", "fixed": 6338, "per_unit": 0.0, "layers": 32},
+}
+#: the reference kind: its kernel is assumed to run at the NEON peak
+REFERENCE_KEY = "pointwise_conv"
+#: op keys that cost nothing in the papers' engines (folded at inference)
+FOLDED_KEYS = ("norm", "identity")
+
+_MADD_KINDS = ("conv", "pointwise_conv", "depthwise_conv", "group_conv", "linear")
+_DEFAULT_EMULATION_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "reports", "arm",
+                                       "arm_neoverse-n1_zoo.json")
+
+
+def derive_emulation_fits(path: Optional[str] = None, min_layers: int = 3) -> Dict[str, dict]:
+    """Recompute :data:`EMULATION_FITS` from an emulated timing file (``costmodel arm run``)."""
+    from costmodel.arm import compare
+    from costmodel.latency import timings
+
+    doc = timings.load(path or _DEFAULT_EMULATION_FILE)
+    df = compare.distinct(compare.layer_frame([doc]))
+    df = df[df["instructions"].notna() & (df["instructions"] > 0)].copy()
+    df["key"] = [op_key(k, o) for k, o in zip(df["kind"], df["op"])]
+    out = {}
+    for key, g in df.groupby("key"):
+        if len(g) < min_layers:
+            continue
+        per = "madd" if g["kind"].iloc[0] in _MADD_KINDS else "mac"
+        x = g["madds" if per == "madd" else "mac"].to_numpy(float)
+        y = g["instructions"].to_numpy(float)
+        c = compare._rel_fit(np.stack([np.ones_like(x), x], axis=1), y)
+        out[key] = {"per": per, "fixed": float(c[0]), "per_unit": float(c[1]), "layers": len(g)}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# profiles
+# ---------------------------------------------------------------------------------------------
+def peak_madds_per_s(device: str) -> float:
+    d = DEVICES[device]
+    return d["madds_per_cycle"] * d["clock_ghz"] * 1e9
+
+
+def instruction_rate(device: str, fits: Optional[Dict[str, dict]] = None) -> float:
+    """Instructions per second that make the reference kind run at the NEON peak."""
+    fits = fits or EMULATION_FITS
+    return peak_madds_per_s(device) * fits[REFERENCE_KEY]["per_unit"]
+
+
+def _roofline(peak_per_s: float, bw_per_s: float, overhead_s: float = 0.0) -> dict:
+    return {"type": "roofline", "peak_madds_per_ms": float(peak_per_s / 1e3),
+            "bandwidth_bytes_per_ms": float(bw_per_s / 1e3), "overhead_ms": float(overhead_s * 1e3)}
+
+
+def profile_dict(device: str, variant: str = "emu", fits: Optional[Dict[str, dict]] = None) -> dict:
+    """The ``costmodel-profile`` v1 JSON object of ``device`` (a :data:`DEVICES` key)."""
+    if device not in DEVICES:
+        raise KeyError(f"unknown device {device!r}; one of {', '.join(DEVICES)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
+    fits = fits or EMULATION_FITS
+    d = DEVICES[device]
+    peak = peak_madds_per_s(device)
+    bw = d["dram_gbps"] * 1e9
+    ir = instruction_rate(device, fits)
+    ops = {"default": _roofline(peak, bw)}
+    for key in FOLDED_KEYS:
+        ops[key] = {"type": "constant", "ms": 0.0}
+    if variant != "roofline":
+        for key, f in sorted(fits.items()):
+            if key.split(":", 1)[0] in FOLDED_KEYS:
+                continue
+            overhead = f["fixed"] / ir if variant == "emu_call" else 0.0
+            s = f["per_unit"]
+            if f["per"] == "madd":
+                ops[key] = _roofline(min(peak, ir / s) if s > 0 else peak, bw, overhead)
+            else:  # time per MAC element = s / ir; mac_bytes = 4 bytes per fp32 element
+                ops[key] = _roofline(peak, min(bw, 4.0 * ir / s) if s > 0 else bw, overhead)
+    machine = {
+        "cpu_model": d["name"], "arch": "aarch64", "torch": "n/a (spec profile)",
+        "spec_profile": True, "device": device,
+        "variant": variant, "variant_label": VARIANT_LABELS[variant], "core": d["core"],
+        "clock_ghz": d["clock_ghz"], "madds_per_cycle": d["madds_per_cycle"],
+        "peak_gmadds_per_s": peak / 1e9, "dram_gbps": d["dram_gbps"],
+        "sources": d["sources"],
+        "note": ("built from public specifications (and, for variants 'emu'/'emu_call', from "
+                 "emulated aarch64 instruction counts), not calibrated on the device; BatchNorm "
+                 "and dropout folded (zero cost)"),
+    }
+    if variant != "roofline":
+        machine.update({"instruction_rate_per_s": ir,
+                        "effective_ipc": ir / (d["clock_ghz"] * 1e9),
+                        "emulation_source": EMULATION_SOURCE})
+    flops_coef = 1.0 / (2.0 * peak / 1e3)  # ms per flop: madds at the NEON peak
+    thread = {
+        "ops": ops,
+        "network": {"features": ["iso", "const"], "coef": [1.0, 0.0]},
+        "baselines": {"flops": {"features": ["flops"], "coef": [flops_coef]}},
+        "calibration_networks": [],
+        "stats": {"source": "spec"},
+    }
+    calibration = {"kind": "spec", "variant": variant, "device": device,
+                   "description": VARIANT_LABELS[variant]}
+    return {"format": "costmodel-profile", "version": 1, "machine": machine,
+            "calibration": calibration, "threads": {"1": thread}}
+
+
+def spec_profile(device: str, variant: str = "emu", fits: Optional[Dict[str, dict]] = None
+                 ) -> DeviceProfile:
+    """A :class:`DeviceProfile` of ``device`` built from public specifications (one thread)."""
+    return DeviceProfile.from_dict(profile_dict(device, variant, fits))
+
+
+def save_spec_profile(device: str, path: str, variant: str = "emu") -> DeviceProfile:
+    prof = spec_profile(device, variant)
+    prof.save(path)
+    return prof
+
+
+def describe(device: str) -> str:
+    d = DEVICES[device]
+    return (f"{d['name']}: {d['clock_ghz']} GHz x {d['madds_per_cycle']} fp32 madds/cycle = "
+            f"{peak_madds_per_s(device) / 1e9:.2f} GMAdd/s peak, DRAM {d['dram_gbps']} GB/s")
+
+
+def devices_json() -> str:
+    return json.dumps(DEVICES, indent=1)
