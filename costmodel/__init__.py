@@ -10,6 +10,9 @@ from costmodel import formulas, zoo  # noqa: E402
 from costmodel.analysis import ShapeError, UnsupportedOpWarning, analyze, parse_shape  # noqa: E402
 from costmodel.report import CostReport  # noqa: E402
 from costmodel.tracer import TraceError, trace  # noqa: E402
+from costmodel.latency import (DeviceProfile, calibrate, measure_latency,  # noqa: E402
+                               predict_latency)
 
-__all__ = ["analyze", "CostReport", "ShapeError", "TraceError", "UnsupportedOpWarning",
-           "formulas", "parse_shape", "trace", "zoo"]
+__all__ = ["analyze", "CostReport", "DeviceProfile", "ShapeError", "TraceError",
+           "UnsupportedOpWarning", "calibrate", "formulas", "measure_latency", "parse_shape",
+           "predict_latency", "trace", "zoo"]

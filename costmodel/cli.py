@@ -84,6 +84,12 @@ def _report(args) -> int:
     except TraceError as exc:
         raise CLIError(str(exc)) from None
     report.model_name = args.model
+    if args.profile is not None:
+        from costmodel.latency import ProfileError, add_predicted_columns
+        try:
+            add_predicted_columns(report, args.profile, args.threads)
+        except (ProfileError, ValueError, OSError) as exc:
+            raise CLIError(f"cannot use profile {args.profile}: {exc}") from None
     text = report.export(args.format, args.out)
     if args.out is None:
         sys.stdout.write(text)
@@ -116,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_args(p)
     p.add_argument("--format", "-f", default="table", choices=["table", "csv", "json", "md", "html"])
     p.add_argument("--out", "-o", default=None, help="write to this file instead of stdout")
+    p.add_argument("--profile", "-p", default=None,
+                   help="device profile from `costmodel calibrate`: adds predicted-time columns")
+    p.add_argument("--threads", "-t", type=int, default=None,
+                   help="thread count to predict for (default: the profile's first)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("zoo", help="list the built-in models with their published figures")

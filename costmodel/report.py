@@ -194,8 +194,11 @@ class CostReport:
     # ------------------------------------------------------------------ formatting helpers
     def _total_line(self) -> str:
         t = self.total
-        return (f"params {human(t['params'])}, madds {human(t['madds'])}, flops {human(t['flops'])}, "
+        line = (f"params {human(t['params'])}, madds {human(t['madds'])}, flops {human(t['flops'])}, "
                 f"MAC {human(t['mac'])} elements ({human(t['mac_bytes'], 'B')})")
+        if "pred_ms" in t:
+            line += f", predicted {t['pred_ms']:.2f} ms"
+        return line
 
     def _module_table(self, max_depth):
         df = self.by_module(max_depth)
@@ -210,13 +213,15 @@ class CostReport:
              f"{100 * r.madds_share:.1f}", f"{100 * r.mac_share:.1f}"] for r in df.itertuples()]
 
     def _layer_table(self):
+        timed = "pred_ms" in self.layers.columns
         head = ["#", "name", "kind", "out_shape", "kernel", "stride", "groups", "params", "madds",
-                "mac", "intensity"]
+                "mac", "intensity"] + (["pred_ms"] if timed else [])
         rows = [head]
         for i, r in enumerate(self.layers.itertuples(index=False)):
             rows.append([str(i), r.name, r.kind, r.out_shape, _text(r.kernel), _text(r.stride),
                          "" if pd.isna(r.groups) else str(r.groups), human(r.params), human(r.madds),
-                         human(r.mac), "-" if pd.isna(r.intensity) else f"{r.intensity:.2f}"])
+                         human(r.mac), "-" if pd.isna(r.intensity) else f"{r.intensity:.2f}"]
+                        + ([("-" if pd.isna(r.pred_ms) else f"{r.pred_ms:.4f}")] if timed else []))
         return rows
 
 

@@ -451,3 +451,19 @@ def test_evaluate_and_write_report(tmp_path):
     text = write_report(str(tmp_path), models, layers, prof, doc, command="cmd")
     assert "## Floors" in text and (tmp_path / "scatter.png").stat().st_size > 1000
     assert (tmp_path / "per_kind.csv").exists()
+
+
+def test_cli_report_with_profile_shows_predicted_times(tmp_path, capsys):
+    prof_path = tmp_path / "profile.json"
+    linear_profile().save(prof_path)
+    assert cli.run(["report", "squeezenet1_1", "-i", "1x3x32x32", "--profile", str(prof_path)]) == 0
+    out = capsys.readouterr().out
+    assert "predicted" in out.splitlines()[1] and "pred_ms" in out
+    csv_path = tmp_path / "r.csv"
+    assert cli.run(["report", "squeezenet1_1", "-i", "1x3x32x32", "--profile", str(prof_path),
+                    "-f", "csv", "-o", str(csv_path)]) == 0
+    import pandas as pd
+    layers = pd.read_csv(csv_path)
+    assert layers["pred_ms"].notna().all() and (layers["pred_ms"] > 0).all()
+    assert cli.run(["report", "squeezenet1_1", "--profile", str(tmp_path / "missing.json")]) == 2
+    assert "cannot use profile" in capsys.readouterr().err
