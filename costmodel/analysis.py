@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Iterable, List, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn

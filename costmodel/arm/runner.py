@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence
 
 from costmodel.arm import environment as envmod
 from costmodel.arm.plugin import PluginLog, read_log
+from costmodel.latency.timings import _clean
 
 TIME_IS = ("emulated wall time of QEMU user mode on the x86-64 host, NOT aarch64 latency "
            "(QEMU spends 1.7-49 ns per guest instruction depending on the mix); use "
@@ -312,17 +313,6 @@ def _model_entry(g: dict, log: PluginLog, overhead: int) -> dict:
         "replay_errors": sum(1 for l in layers if "error" in l),
         "layers": layers,
     }
-
-
-def _clean(obj):
-    import math
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def merge_documents(docs: Sequence[dict]) -> dict:

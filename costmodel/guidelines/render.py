@@ -197,7 +197,6 @@ def plot_table(result: ex.ExperimentResult, table: str, path: str) -> Optional[s
 def _key_numbers(result: ex.ExperimentResult, table: str) -> List[str]:
     """Worst/best speed ratios: paper GPU, paper ARM, ours, per column."""
     df = result.rows[result.rows["table"] == table]
-    t1 = result.threads[0]
     out = []
     for col, g in df.groupby("column", sort=False):
         g = g.sort_values("row")

@@ -20,7 +20,7 @@ k-fold cross-validation and keeps the simplest one that is not clearly worse.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import pandas as pd

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
+import os
 import numpy as np
 import pandas as pd
 import torch.nn as nn
@@ -19,7 +20,7 @@ from costmodel.latency.features import op_table
 from costmodel.latency.profile import DeviceProfile, keys_for
 from costmodel.report import CostReport
 
-ProfileLike = Union[str, "os.PathLike", DeviceProfile]
+ProfileLike = Union[str, os.PathLike, DeviceProfile]
 
 
 def as_profile(profile: ProfileLike) -> DeviceProfile:

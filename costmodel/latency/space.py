@@ -25,6 +25,7 @@ import torch.nn as nn
 from costmodel import layers as shift_layers
 from costmodel.zoo.common import ConvBNAct, channel_shuffle
 from costmodel.zoo.mbconv import MBConv
+from costmodel.zoo.shufflenet_v2 import ShuffleV2Unit
 
 CALIBRATION_SEED = 1_000_003
 VALIDATION_SEED = 7
@@ -67,31 +68,7 @@ class NetSpec:
 _ACTS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "silu": nn.SiLU}
 
 
-class ShuffleUnit(nn.Module):
-    """ShuffleNetV2 unit (as :class:`costmodel.zoo.shufflenet_v2.ShuffleV2Unit`) with a variable
-    depthwise kernel and activation."""
-
-    def __init__(self, cin, cout, stride, kernel=3, act=nn.ReLU):
-        super().__init__()
-        half = cout // 2
-        self.stride = stride
-        if stride == 2:
-            self.left = nn.Sequential(ConvBNAct(cin, cin, kernel, 2, groups=cin, act=None),
-                                      ConvBNAct(cin, half, 1, act=act))
-        else:
-            self.left = nn.Identity()
-        c = cin if stride == 2 else half
-        self.right = nn.Sequential(ConvBNAct(c, half, 1, act=act),
-                                   ConvBNAct(half, half, kernel, stride, groups=half, act=None),
-                                   ConvBNAct(half, half, 1, act=act))
-
-    def forward(self, x):
-        if self.stride == 2:
-            out = torch.cat([self.left(x), self.right(x)], 1)
-        else:
-            keep, x2 = torch.chunk(x, 2, dim=1)
-            out = torch.cat([keep, self.right(x2)], 1)
-        return channel_shuffle(out, 2)
+ShuffleUnit = ShuffleV2Unit  # kernel and activation are arguments of the zoo's unit
 
 
 class SampledNet(nn.Module):

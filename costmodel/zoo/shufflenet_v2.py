@@ -32,21 +32,22 @@ class ShuffleV2Unit(nn.Module):
     Stride 1: split the channels in half; one half passes through, the other goes through
     1x1 Conv-BN-ReLU, 3x3 DWConv-BN, 1x1 Conv-BN-ReLU; concat.  Stride 2: no split; the input goes
     through both the right branch (as above, DWConv with stride 2) and a left branch
-    (3x3/2 DWConv-BN, 1x1 Conv-BN-ReLU); concat doubles the channels.
+    (3x3/2 DWConv-BN, 1x1 Conv-BN-ReLU); concat doubles the channels.  ``kernel`` and ``act``
+    (default 3 and ReLU, the paper's) let design-space samplers vary the unit.
     """
 
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, kernel=3, act=nn.ReLU):
         super().__init__()
         half = cout // 2
         self.stride = stride
         if stride == 2:
-            self.left = nn.Sequential(ConvBNAct(cin, cin, 3, 2, groups=cin, act=None),
-                                      ConvBNAct(cin, half, 1))
+            self.left = nn.Sequential(ConvBNAct(cin, cin, kernel, 2, groups=cin, act=None),
+                                      ConvBNAct(cin, half, 1, act=act))
         else:
             self.left = nn.Identity()
-        self.right = nn.Sequential(ConvBNAct(cin if stride == 2 else half, half, 1),
-                                   ConvBNAct(half, half, 3, stride, groups=half, act=None),
-                                   ConvBNAct(half, half, 1))
+        self.right = nn.Sequential(ConvBNAct(cin if stride == 2 else half, half, 1, act=act),
+                                   ConvBNAct(half, half, kernel, stride, groups=half, act=None),
+                                   ConvBNAct(half, half, 1, act=act))
 
     def forward(self, x):
         if self.stride == 2:
