@@ -18,6 +18,9 @@ Latency, validation and guideline parts come from :mod:`costmodel.latency` and
 :func:`_guideline_report`); a part that cannot be produced here is skipped with a message on
 stderr and a line in ``OUT/README.md``, never silently.  The device profile is ``--profile``,
 else ``OUT/latency/profile.json`` from an earlier run, else a fresh calibration saved there.
+``--reuse-latency`` times nothing: it keeps ``OUT/latency/`` (profile, validation report and
+``timings.json``) as an earlier run left it, predicts with its profile, takes the measured times
+from its ``timings.json`` and re-renders the guideline report from its saved results.
 """
 from __future__ import annotations
 
@@ -149,7 +152,7 @@ def _guideline_report(out_dir: str, quick: bool, skip_latency: bool, profile_pat
         raise RuntimeError("costmodel.guidelines has no `guidelines` command here")
     if skip_latency:
         if not os.path.isfile(js):
-            raise RuntimeError(f"--skip-latency and no saved results ({js}) to re-render")
+            raise RuntimeError(f"no timing requested and no saved results ({js}) to re-render")
         argv = ["guidelines", "render", js, "--out", md]
     else:
         argv = ["guidelines", "run", "--out", md, "--json", js, "--silent"]
@@ -163,8 +166,10 @@ def _guideline_report(out_dir: str, quick: bool, skip_latency: bool, profile_pat
             if f.startswith(stem) and os.path.isfile(os.path.join(out_dir, f))]
 
 
-def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step, say):
-    """Profile, validation report, predicted and measured ms per model; fills outcome."""
+def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step, say,
+             reuse: bool = False):
+    """Profile, validation report, predicted and measured ms per model; fills outcome.
+    ``reuse``: no timing; the validation report and measured times come from OUT/latency."""
     per_layer: Dict[str, pd.DataFrame] = {}
     step("latency profile")
     try:
@@ -174,12 +179,18 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
                                 _why(exc)))
         return per_layer, None
     step("validation report")
-    try:
-        outcome.written += _validation_report(out_dir, names, quick, profile, argv)
-    except Exception as exc:  # noqa: BLE001
-        outcome.skipped.append(("validation report", _why(exc)))
-    measured = {}
     tj = os.path.join(out_dir, LATENCY_DIR, "timings.json")
+    if reuse:
+        if not os.path.isfile(tj):
+            raise RuntimeError(f"--reuse-latency: no earlier validation run ({tj} is missing)")
+        outcome.skipped.append(("validation report", f"--reuse-latency: {os.path.dirname(tj)} "
+                                                      "is kept as the earlier run left it"))
+    else:
+        try:
+            outcome.written += _validation_report(out_dir, names, quick, profile, argv)
+        except Exception as exc:  # noqa: BLE001
+            outcome.skipped.append(("validation report", _why(exc)))
+    measured = {}
     if os.path.isfile(tj):
         try:
             measured = plots.read_timings(tj, threads=1).get("latency_measured", {})
@@ -198,7 +209,9 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
                 per_layer[name] = layers
         except Exception as exc:  # noqa: BLE001
             outcome.skipped.append((f"predicted latency of {name}", _why(exc)))
-        if name not in measured:
+        if name not in measured and reuse:
+            outcome.skipped.append((f"measured latency of {name}", f"--reuse-latency: not in {tj}"))
+        elif name not in measured:
             try:
                 measured[name] = plots.measured_ms(model, shape, quick)
             except Exception as exc:  # noqa: BLE001
@@ -252,7 +265,7 @@ def _torch_version() -> str:
 def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = None,
                      skip_latency: bool = False, quick: bool = False, progress: bool = True,
                      profile_path: Optional[str] = None,
-                     argv: Sequence[str] = ("reports",),
+                     argv: Sequence[str] = ("reports",), reuse_latency: bool = False,
                      message: Callable[[str], None] = None) -> ReportsOutcome:
     """Regenerate ``out_dir``; returns what was written and what was skipped (with reasons)."""
     from tqdm.auto import tqdm
@@ -280,7 +293,7 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
                  "--skip-latency (an existing latency/ folder is left as it was)")
         else:
             per_layer, profile_path = _latency(out_dir, names, quick, profile_path, argv, outcome,
-                                               step, say)
+                                               step, say, reuse_latency)
             if outcome.latency:
                 lat = pd.DataFrame({"name": names})
                 for key, col in (("latency_predicted", "predicted_ms"),
@@ -308,8 +321,9 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
             outcome.written += res.paths
         step("guideline report")
         try:
-            outcome.written += _guideline_report(out_dir, quick, skip_latency,
-                                                 None if skip_latency else profile_path)
+            render_only = skip_latency or reuse_latency
+            outcome.written += _guideline_report(out_dir, quick, render_only,
+                                                 None if render_only else profile_path)
         except Exception as exc:  # noqa: BLE001 - optional part: say why and go on
             skip("guideline report", _why(exc))
         step("index")
@@ -332,10 +346,22 @@ def _cli(args) -> int:
             except registry.UnknownModelError as exc:
                 raise CLIError(str(exc)) from None
         names = args.models
+    if args.skip_latency and args.reuse_latency:
+        raise CLIError("--skip-latency and --reuse-latency exclude each other")
+    if args.reuse_latency:
+        need = [os.path.join(args.out, LATENCY_DIR, "timings.json")]
+        need += [] if args.profile else [os.path.join(args.out, LATENCY_DIR, "profile.json")]
+        missing = [p for p in need if not os.path.isfile(p)]
+        if missing:
+            raise CLIError(f"--reuse-latency needs an earlier validation run: {', '.join(missing)} "
+                           f"missing (run `costmodel validate-report --out "
+                           f"{os.path.join(args.out, LATENCY_DIR)}` first)")
     argv = ["reports", "--out", args.out] + (["--skip-latency"] if args.skip_latency else []) + \
+        (["--reuse-latency"] if args.reuse_latency else []) + \
         (["--quick"] if args.quick else []) + (["--models"] + args.models if args.models else [])
     outcome = generate_reports(args.out, names, args.skip_latency, args.quick,
-                               progress=not args.no_progress, profile_path=args.profile, argv=argv)
+                               progress=not args.no_progress, profile_path=args.profile, argv=argv,
+                               reuse_latency=args.reuse_latency)
     print(f"wrote {len(outcome.written)} files under {args.out}"
           + (f"; skipped {len(outcome.skipped)} part(s), listed in "
              f"{os.path.join(args.out, 'README.md')}" if outcome.skipped else ""))
@@ -351,6 +377,9 @@ def register_cli(subparsers):
                     "otherwise they are skipped with a message).")
     p.add_argument("--out", "-o", default="reports", help="output folder (default reports/)")
     p.add_argument("--skip-latency", action="store_true", help="no timing at all (fast)")
+    p.add_argument("--reuse-latency", action="store_true",
+                   help="no timing: predict with OUT/latency/profile.json, take measured times "
+                        "from OUT/latency/timings.json (an earlier validate-report run)")
     p.add_argument("--quick", action="store_true",
                    help="tiny timing budgets (45 s calibration, short measurements): a rough run")
     p.add_argument("--models", nargs="+", default=None, help="only these zoo models")

@@ -230,6 +230,13 @@ def test_compare_tables_from_a_document(tmp_path, monkeypatch):
         l["measured_ms"] = 0.03
     df2 = layer_frame([doc], [x86, x86b])
     assert df2["x86_ms"].iloc[0] == pytest.approx(0.02) and df2["x86_runs"].iloc[0] == 2
+    # a 2-thread run of the same model (as in a validation report's timings.json) is left out
+    x86c = json.loads(json.dumps(x86b))
+    x86c["models"][0]["threads"] = 2
+    for l in x86c["models"][0]["layers"]:
+        l["measured_ms"] = 5.0
+    df3 = layer_frame([doc], [x86, x86c])
+    assert df3["x86_ms"].iloc[0] == pytest.approx(0.01) and df3["x86_runs"].iloc[0] == 1
 
 
 # ------------------------------------------------------------------------------- setup logic

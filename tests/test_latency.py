@@ -431,6 +431,33 @@ def test_cli_rejects_bad_files(tmp_path, capsys):
     assert cli.run(["validate", str(tmp_path / "missing.json"), "-p", str(prof_path)]) == 2
 
 
+def test_validate_refuses_emulated_timing_files(tmp_path, capsys):
+    prof_path = tmp_path / "profile.json"
+    linear_profile().save(prof_path)
+    native = timing_doc()
+    assert timings.is_emulated(native) == ""
+    for mark in ("file", "machine", "model"):
+        doc = timing_doc()
+        {"file": doc, "machine": doc["machine"], "model": doc["models"][0]}[mark]["emulated"] = True
+        assert timings.is_emulated(doc), mark
+        p = tmp_path / f"emulated_{mark}.json"
+        timings.save(doc, p)
+        assert cli.run(["validate", str(p), "-p", str(prof_path)]) == 2
+        err = capsys.readouterr().err
+        assert "emulated run" in err and "arm compare" in err and "Traceback" not in err
+
+
+def test_machine_description_marks_emulation(monkeypatch):
+    monkeypatch.delenv("COSTMODEL_EMULATED", raising=False)
+    assert "emulated" not in machine.describe(1)
+    monkeypatch.setenv("COSTMODEL_EMULATED", "qemu-aarch64 -cpu neoverse-n1")
+    d = machine.describe(1)
+    assert d["emulated"] == "qemu-aarch64 -cpu neoverse-n1"
+    doc = timing_doc()
+    doc["machine"] = d
+    assert "neoverse-n1" in timings.is_emulated(doc)
+
+
 def test_evaluate_and_write_report(tmp_path):
     from costmodel.latency.validate import evaluate, kind_stats, model_stats, write_report
     prof = linear_profile()
@@ -467,3 +494,80 @@ def test_cli_report_with_profile_shows_predicted_times(tmp_path, capsys):
     assert layers["pred_ms"].notna().all() and (layers["pred_ms"] > 0).all()
     assert cli.run(["report", "squeezenet1_1", "--profile", str(tmp_path / "missing.json")]) == 2
     assert "cannot use profile" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ allocator, layouts
+def test_allocator_pin_is_recorded_and_idempotent():
+    from costmodel.latency import allocator
+    first = allocator.pin()
+    assert allocator.pin() == first == allocator.state()
+    assert machine.describe(1)["allocator"] == first
+    if machine.platform.system() == "Linux" and allocator._glibc()[0] is not None \
+            and os.environ.get("COSTMODEL_MALLOC", "") != "default":
+        assert first.startswith("glibc") and "32 MiB" in first
+
+
+def test_end_to_end_runs_on_fresh_copies_of_model_and_inputs():
+    from costmodel.latency.measure import time_end_to_end
+
+    class Recorder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            Recorder.seen.append((self, x))  # kept alive: ids and addresses stay distinct
+            return self.lin(x)
+
+    Recorder.seen = []
+    model, x = Recorder(), torch.randn(2, 4)
+    with torch.inference_mode():
+        e = time_end_to_end(model, [x], min_time_s=0.001, min_runs=12, repeats=2, warmup_s=0.0,
+                            layouts=3)
+    modules = {id(m): m for m, _ in Recorder.seen}
+    assert len(modules) == 3 and id(model) in modules  # the model itself and two copies
+    assert len({xi.data_ptr() for _, xi in Recorder.seen}) == 3
+    assert len({m.lin.weight.data_ptr() for m in modules.values()}) == 3
+    assert all(torch.equal(xi, x) for _, xi in Recorder.seen)
+    assert len(e["layout_medians"]) == 3 and len(e["repeat_medians"]) == 6
+    assert e["runs"] == 6 * (12 // 6)
+    assert e["min"] <= e["median"] <= e["max"]
+
+
+def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
+    from costmodel.latency import validate
+    assert cli.run(["validate-report", "--render", "--out", str(tmp_path)]) == 2
+    assert "timings.json is missing" in capsys.readouterr().err
+    timings.save(timing_doc(), tmp_path / "timings.json")
+    linear_profile().save(tmp_path / "profile.json")
+    (tmp_path / "run.json").write_text(json.dumps({"command": "the command",
+                                                   "durations_s": {"total": 600}}))
+
+    def no_timing(*a, **k):
+        raise AssertionError("--render must not time anything")
+
+    monkeypatch.setattr(validate, "time_end_to_end", no_timing)
+    monkeypatch.setattr(validate, "measure_layers", no_timing)
+    assert cli.run(["validate-report", "--render", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "README.md").read_text()
+    assert "the command" in text and "total 10.0 min" in text and "## Floors" in text
+    models = pd.read_csv(tmp_path / "models.csv")
+    assert list(models["name"]) == ["shufflenet_v2_x0_5"] and models["measured_ms"].iloc[0] == 1.5
+
+
+def test_fresh_process_timing_by_name():
+    from costmodel.latency import fresh
+    if not fresh.available():
+        pytest.skip("no os.fork on this platform")
+    e = fresh.time_named("space:calibration:1", 1, min_time_s=0.001, min_runs=3, repeats=1,
+                         warmup_s=0.0, layouts=1)
+    assert e["runs"] >= 3 and e["median"] > 0
+    doc = timing_doc()
+    doc["models"][0]["total_ms_spread"] = {k: v for k, v in e.items() if k != "median"}
+    timings.validate(doc)  # what the child returns fits a timing file
+    with pytest.raises(RuntimeError, match="bad design-space name"):
+        fresh.time_named("space:nope:1", 1)
+    # the server survives a failed request
+    assert fresh.time_named("space:calibration:1", 1, min_time_s=0.001, min_runs=3, repeats=1,
+                            warmup_s=0.0, layouts=1)["median"] > 0
+    fresh.close()

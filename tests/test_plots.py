@@ -347,6 +347,45 @@ def test_reports_guideline_hook(tmp_path, monkeypatch):
     assert "[guidelines.md](guidelines.md)" in (tmp_path / "README.md").read_text()
 
 
+def test_reports_reuse_latency_times_nothing(tmp_path, monkeypatch, capsys):
+    import json
+    from costmodel.latency import timings
+    # without an earlier validation run, --reuse-latency says what is missing
+    assert cli.run(["reports", "--out", str(tmp_path), "--reuse-latency", "--no-progress",
+                    "--models", "squeezenet1_1"]) == 2
+    assert "timings.json" in capsys.readouterr().err
+    lat = tmp_path / "latency"
+    lat.mkdir()
+    profile = {"format": "costmodel-profile", "version": 1, "machine": {"cpu_model": "Test CPU"},
+               "calibration": {}, "threads": {"1": {
+                   "ops": {"default": {"type": "linear", "features": ["one", "madds"],
+                                       "coef": [0.001, 1e-9]}},
+                   "network": {"features": ["iso", "const"], "coef": [1.0, 0.1]},
+                   "baselines": {}}}}
+    (lat / "profile.json").write_text(json.dumps(profile))
+    doc = {"format": "costmodel-timings", "version": 1, "machine": {"cpu_model": "Test CPU"},
+           "models": [{"name": "squeezenet1_1", "input_shape": [1, 3, 224, 224], "threads": 1,
+                       "total_ms": 7.5, "total_ms_spread": {}, "layers": []}]}
+    timings.save(doc, lat / "timings.json")
+
+    def no_timing(*a, **k):
+        raise AssertionError("--reuse-latency must not time anything")
+
+    monkeypatch.setattr(reports_cmd, "_validation_report", no_timing)
+    monkeypatch.setattr(plots, "measured_ms", no_timing)
+    calls = []
+    monkeypatch.setattr(reports_cmd, "_run_cli", lambda argv: calls.append(argv) or 1)
+    assert cli.run(["reports", "--out", str(tmp_path), "--reuse-latency", "--no-progress",
+                    "--models", "squeezenet1_1", "shufflenet_v2_x0_5"]) == 0
+    lat_csv = pd.read_csv(tmp_path / "latency.csv").set_index("name")
+    assert lat_csv.loc["squeezenet1_1", "measured_ms"] == 7.5
+    assert np.isnan(lat_csv.loc["shufflenet_v2_x0_5", "measured_ms"])
+    assert lat_csv["predicted_ms"].gt(0).all()
+    index = (tmp_path / "README.md").read_text()
+    assert "--reuse-latency: not in" in index  # the missing measurement is said, not silent
+    assert all(argv[:2] == ["guidelines", "render"] for argv in calls)
+
+
 def test_html_report_carries_layer_bars_once(tmp_path):
     reports_cmd.write_model_report("squeezenet1_1", str(tmp_path))
     html_text = (tmp_path / "models" / "squeezenet1_1.html").read_text()

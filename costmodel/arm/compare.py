@@ -47,6 +47,11 @@ def layer_frame(arm_docs: Sequence[dict], x86_docs: Sequence[dict] = ()) -> pd.D
         if keep:
             frames.append(_layers(dict(d, models=keep), "arm"))
     arm = pd.concat(frames, ignore_index=True)
+    # the emulated runs are single-threaded: only 1-thread x86 entries compare with them (a
+    # validation report's timings.json also holds 2-thread runs of the same models)
+    x86_docs = [dict(d, models=[m for m in d["models"] if m.get("threads", 1) == 1])
+                for d in x86_docs]
+    x86_docs = [d for d in x86_docs if d["models"]]
     if x86_docs:
         x86 = pd.concat([_layers(d, "x86") for d in x86_docs], ignore_index=True)
         x86 = x86[["model", "input", "name", "kind", "measured_ms"]].rename(

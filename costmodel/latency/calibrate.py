@@ -4,7 +4,8 @@ Two kinds of samples, both measured at every requested thread count:
 
 1. **Calibration networks** from the ShuffleNetV2/MobileNetV2-like design space
    (:func:`costmodel.latency.space.calibration_specs`, a seed disjoint from the validation
-   networks): end-to-end time, and every distinct op replayed in isolation.  Their ops are
+   networks): end-to-end time (in a fresh process, :mod:`costmodel.latency.fresh`, median over
+   3 memory layouts), and every distinct op replayed in isolation.  Their ops are
    realistic per-kind samples, and their end-to-end times fit the network model (isolated op
    time -> in-network time, per-network constant) and the two baselines (latency proportional to
    FLOPs; linear in FLOPs and MAC).
@@ -90,9 +91,14 @@ def _new_rows(graph, table, sigs_seen: set, source: str, threads: int) -> pd.Dat
 def collect(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int] = DEFAULT_THREADS,
             seed: int = space.CALIBRATION_SEED, n_networks: int = 60, network_share: float = 0.45,
             layer_time_s: float = 0.015, e2e_time_s: float = 0.4, progress: bool = True,
-            max_ops: int = 100000, clock: str = "wall", bar=None) -> CalibrationData:
+            max_ops: int = 100000, clock: str = "wall", bar=None, fresh_process: bool = True
+            ) -> CalibrationData:
     """Measure calibration networks (up to ``network_share`` of the budget) then op
-    micro-benchmarks until the budget (minus the fitting reserve) is spent."""
+    micro-benchmarks until the budget (minus the fitting reserve) is spent.  With
+    ``fresh_process`` each network's end-to-end time is taken in a fresh process
+    (:mod:`costmodel.latency.fresh`), as the validation does."""
+    from costmodel.latency import fresh
+    fresh_process = fresh_process and seed == space.CALIBRATION_SEED and fresh.available()
     start = time.perf_counter()
     stop_all = start + budget_s - max(FIT_RESERVE * budget_s, min(10.0, 0.25 * budget_s))
     stop_nets = start + budget_s * network_share
@@ -126,9 +132,13 @@ def collect(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int] = DEFAULT
             table, report = op_table(model, spec.input_shape)
             x = torch.randn(spec.input_shape, generator=torch.Generator().manual_seed(0))
             for t in threads:
+                if fresh_process:
+                    e2e = fresh.time_named(f"space:calibration:{index}", t, min_time_s=e2e_time_s,
+                                           repeats=3, warmup_s=0.1, clock=clock)
                 with threads_pinned(t), torch.inference_mode():
-                    e2e = time_end_to_end(model, [x], min_time_s=e2e_time_s, repeats=3, warmup_s=0.1,
-                                          clock=clock)
+                    if not fresh_process:
+                        e2e = time_end_to_end(model, [x], min_time_s=e2e_time_s, repeats=3,
+                                              warmup_s=0.1, clock=clock)
                     measured = measure_layers(report.graph, table, layer_time_s, cache=caches[t],
                                               clock=clock)
                 net_rows.append(_network_row(spec.name, t, measured, e2e, index, cap))

@@ -134,7 +134,7 @@ def _bench(args) -> int:
             print(f"{spec} {t} thread(s): {r.total_ms:.3f} ms (p10-p90 "
                   f"{r.total_spread['p10']:.3f}-{r.total_spread['p90']:.3f}, repeat spread "
                   f"{r.total_spread['repeat_spread_pct']:.1f}%){gap}", file=sys.stderr)
-    doc = timings.make_document(results, machine.describe())
+    doc = timings.make_document(results, machine.describe(threads[0] if len(threads) == 1 else None))
     timings.save(doc, args.out)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
@@ -151,6 +151,11 @@ def _validate(args) -> int:
         doc = timings.load(args.timings)
     except timings.TimingFileError as exc:
         raise CLIError(str(exc)) from None
+    if timings.is_emulated(doc):
+        raise CLIError(f"{args.timings} is an emulated run ({timings.is_emulated(doc)}): its times are "
+                       "the emulator's wall time, not the emulated CPU's latency, so they cannot "
+                       "validate a latency profile; compare its instruction counts with "
+                       "`costmodel arm compare` instead")
     diff = same_machine(doc["machine"], prof.machine)
     if diff:
         warnings.warn(f"the timing file and the profile come from different machines/builds "
@@ -174,7 +179,14 @@ def _validate(args) -> int:
 
 
 def _validate_report(args) -> int:
-    from costmodel.latency.validate import validation_report
+    from costmodel.latency.validate import render_report, validation_report
+    if args.render:
+        try:
+            text = render_report(args.out)
+        except (FileNotFoundError, ValueError) as exc:  # timing-file and profile errors too
+            raise CLIError(str(exc)) from None
+        print(f"wrote {os.path.join(args.out, 'README.md')} (rendered, nothing timed)", file=sys.stderr)
+        return 0 if text else 2
     threads = _threads(args.threads)
     prof = _load_profile(args.profile) if args.profile else None
     zoo_names = None
@@ -271,6 +283,9 @@ def register_cli(sub) -> None:
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
                         "to other processes, 1 thread only")
+    p.add_argument("--render", action="store_true",
+                   help="time nothing: rewrite README, tables and plots from the files an earlier "
+                        "run left in --out")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=_validate_report)
 

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from typing import Dict, List, Optional
 
+from costmodel.latency import allocator
+
 #: ISA extensions that matter for CNN kernels (x86 vector/matrix units, ARM NEON/SVE/dot product)
 RELEVANT_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni",
                   "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8",
@@ -147,7 +149,20 @@ def describe(threads: Optional[int] = None) -> Dict[str, object]:
         "mkldnn": bool(getattr(torch.backends, "mkldnn", None) and torch.backends.mkldnn.is_available()),
         "threads": int(threads if threads is not None else torch.get_num_threads()),
         "hostname": platform.node(),
+        "allocator": allocator.state(),
+        **emulation(),
     }
+
+
+def emulation() -> Dict[str, object]:
+    """``{"emulated": description}`` when this process runs under an emulator, else ``{}``.
+
+    Emulation cannot be detected reliably from inside (QEMU user mode shows the guest architecture
+    and, depending on the version, the host's or a made-up /proc/cpuinfo), so the launcher says
+    so: costmodel's ARM runner sets ``COSTMODEL_EMULATED`` (for example
+    ``"qemu-aarch64 -cpu neoverse-n1"``) in the guest's environment."""
+    value = os.environ.get("COSTMODEL_EMULATED", "").strip()
+    return {"emulated": value} if value else {}
 
 
 def same_machine(a: Dict[str, object], b: Dict[str, object]) -> List[str]:

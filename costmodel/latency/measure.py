@@ -4,7 +4,11 @@ End-to-end: the model runs in eval mode under ``torch.inference_mode()`` with th
 pinned (``torch.set_num_threads``); after a warm-up, ``repeats`` blocks of runs are timed one run
 at a time with ``time.perf_counter_ns``; the result is the median of all runs with its spread
 (quartiles, 10th/90th percentiles, min/max) and the repeat-to-repeat spread of the block medians
-(how reproducible the number is).
+(how reproducible the number is).  The runs are spread over ``layouts`` copies of the model and
+its inputs (fresh weight and activation addresses): on a 2-core x86 machine the same network
+differed by up to 8% between copies, an effect that repeats within one copy never show.  Before
+anything is timed the C allocator is pinned (:mod:`costmodel.latency.allocator`), so a forward pass
+does not page-fault depending on what the process allocated before.
 
 Per layer: every traced op is replayed in isolation on random tensors of its recorded input
 shapes and strides (module ops run the model's own module object; functional ops call the traced
@@ -16,6 +20,7 @@ allocator effects the isolated replays do not see).
 """
 from __future__ import annotations
 
+import copy
 import gc
 import time
 from dataclasses import dataclass, field
@@ -27,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from costmodel.analysis import _input_shapes
-from costmodel.latency import machine as machine_mod
+from costmodel.latency import allocator, machine as machine_mod
 from costmodel.latency.features import op_table
 from costmodel.latency.replay import build_replay, clock_fn, replay_signature, \
     threads_pinned, time_callable
@@ -95,46 +100,78 @@ def _random_inputs(shapes, dtype=torch.float32, seed=0):
     return [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
 
 
+def _layout_copy(model: nn.Module, inputs: Sequence[torch.Tensor]):
+    """A copy of ``model`` and ``inputs`` at fresh addresses (the model itself if it cannot be
+    deep-copied)."""
+    try:
+        model = copy.deepcopy(model)
+    except Exception:  # noqa: BLE001 - an uncopyable model still gets fresh inputs
+        pass
+    return model, [t.clone() for t in inputs]
+
+
 def time_end_to_end(model: nn.Module, inputs: Sequence[torch.Tensor], min_time_s: float = 1.0,
                     min_runs: int = 10, max_runs: int = 300, repeats: int = 3,
-                    warmup_s: float = 0.2, clock: str = "wall") -> Dict[str, object]:
-    """Median end-to-end time (ms) and spread; runs split into ``repeats`` blocks."""
+                    warmup_s: float = 0.2, clock: str = "wall", layouts: int = 3
+                    ) -> Dict[str, object]:
+    """Median end-to-end time (ms) and spread.  The runs are split into ``repeats`` blocks per
+    layout; layout 0 is ``model`` itself, the others deep copies with cloned inputs (fresh
+    addresses), each warmed up again.  ``layout_medians`` / ``layout_spread_pct`` show how much
+    the memory layout alone moves the time; ``repeat_spread_pct`` covers all blocks."""
+    allocator.pin()
     tick = clock_fn(clock, torch.get_num_threads())
+    layouts = max(1, int(layouts))
     gc_was = gc.isenabled()
-    gc.collect()
-    gc.disable()
     perf = time.perf_counter_ns
+    blocks: List[List[float]] = []
+    layout_meds: List[float] = []
+    per_block = None
+    keep = None  # a small allocation between copies moves the heap's next free address
     try:
-        t_start = perf()
-        n_warm = 0
-        while n_warm < 2 or (perf() - t_start) * 1e-9 < warmup_s:
-            model(*inputs)
-            n_warm += 1
-            if n_warm >= 50:
-                break
-        one = (perf() - t_start) * 1e-9 / n_warm
-        runs = int(max(min_runs, min(max_runs, min_time_s / max(one, 1e-6))))
-        repeats = max(1, min(repeats, runs))
-        per_block = max(1, runs // repeats)
-        blocks: List[List[float]] = []
-        for _ in range(repeats):
-            ts = []
-            for _ in range(per_block):
-                t0 = tick()
-                model(*inputs)
-                ts.append((tick() - t0) * 1e-6)
-            blocks.append(ts)
+        for k in range(layouts):
+            m, xs = (model, inputs) if k == 0 else _layout_copy(model, inputs)
+            keep = torch.empty(4096 * (k + 1) + 64 * k)
+            gc.collect()
+            gc.disable()
+            t_start = perf()
+            n_warm = 0
+            while n_warm < 2 or (perf() - t_start) * 1e-9 < warmup_s / layouts:
+                m(*xs)
+                n_warm += 1
+                if n_warm >= 50:
+                    break
+            if per_block is None:
+                one = (perf() - t_start) * 1e-9 / n_warm
+                runs = int(max(min_runs, min(max_runs, min_time_s / max(one, 1e-6))))
+                repeats = max(1, min(repeats, max(1, runs // layouts)))
+                per_block = max(1, runs // (repeats * layouts))
+            mine = []
+            for _ in range(repeats):
+                ts = []
+                for _ in range(per_block):
+                    t0 = tick()
+                    m(*xs)
+                    ts.append((tick() - t0) * 1e-6)
+                blocks.append(ts)
+                mine += ts
+            layout_meds.append(float(np.median(mine)))
+            gc.enable()
+            del m, xs
     finally:
+        del keep
         if gc_was:
             gc.enable()
+        else:
+            gc.disable()
     allt = np.array([t for b in blocks for t in b])
     meds = [float(np.median(b)) for b in blocks]
     med = float(np.median(allt))
     q = np.percentile(allt, [10, 25, 75, 90])
+    spread = (lambda v: 100.0 * (max(v) - min(v)) / med if med > 0 else 0.0)  # noqa: E731
     return {"median": med, "p10": float(q[0]), "p25": float(q[1]), "p75": float(q[2]),
             "p90": float(q[3]), "min": float(allt.min()), "max": float(allt.max()),
-            "runs": int(allt.size), "repeat_medians": meds,
-            "repeat_spread_pct": 100.0 * (max(meds) - min(meds)) / med if med > 0 else 0.0}
+            "runs": int(allt.size), "repeat_medians": meds, "repeat_spread_pct": spread(meds),
+            "layout_medians": layout_meds, "layout_spread_pct": spread(layout_meds)}
 
 
 def measure_layers(graph, table: pd.DataFrame, layer_time_s: float = 0.02, progress: bool = False,
@@ -143,6 +180,7 @@ def measure_layers(graph, table: pd.DataFrame, layer_time_s: float = 0.02, progr
     """Replay every op of ``graph`` (call inside :class:`threads_pinned` and inference mode);
     adds ``measured_ms`` (median), ``measured_iqr_ms``, ``measured_min_ms`` (fastest batch) and
     ``replay_ok`` to ``table``."""
+    allocator.pin()
     cache = {} if cache is None else cache
     med, iqr, mins, ok = [], [], [], []
     it = graph.ops

@@ -22,7 +22,9 @@ names are looked up in the zoo or the design space, never imported).  Schema, ve
             "p10": number, "p25": number,      #   of numbers, or null
             "p75": number, "p90": number,
             "min": number, "max": number, "runs": int,
-            "repeat_medians": [number, ...], "repeat_spread_pct": number
+            "repeat_medians": [number, ...], "repeat_spread_pct": number,
+            "layout_medians": [number, ...],   # one per copy of the model at fresh addresses
+            "layout_spread_pct": number
           },
           "layer_sum_ms": number | null,       # optional: sum of layers[].measured_ms
           "layers": [                          # required list (may be empty: end-to-end only)
@@ -34,6 +36,26 @@ names are looked up in the zoo or the design space, never imported).  Schema, ve
 
 Unknown extra keys are allowed (forward compatibility); a missing or mistyped required field,
 another ``format`` or another ``version`` raises :class:`TimingFileError` naming the field.
+
+Optional fields of emulated runs (``costmodel arm run``, see :mod:`costmodel.arm.runner`)::
+
+    "emulated": true,                          # top level, in "machine" and in every model
+    "emulation": {"emulator": str, "qemu_version": str, "cpu": str, "vector": str,
+                  "vector_bits": int, "marker_overhead_instructions": int, "time_is": str, ...},
+    "machine": {..., "emulator": "qemu-aarch64", "emulated_cpu": str, "vector_bits": int},
+    "models": [{..., "forward_instructions": int, "forward_instructions_spread_pct": number,
+                "layer_sum_instructions": number, "layer_sum_vs_forward_pct": number,
+                "layers": [{"name": str, "kind": str, "measured_ms": null,
+                            "instructions": int,             # executed aarch64 instructions
+                            "instructions_spread_pct": number,   # repeat-to-repeat spread
+                            "instructions_repeats": [int, ...],
+                            "emulated_ms": number,           # emulator wall time, NOT latency
+                            "madds": int, "flops": int, "mac": int, "mac_bytes": int}]}]
+
+The times of an emulated file are the emulator's wall time on the host, not the emulated CPU's
+latency; :func:`is_emulated` tells such files apart and ``costmodel validate`` refuses them.
+A machine description written by ``costmodel bench`` inside the emulator (``costmodel arm exec``)
+carries ``"emulated"`` as well (:func:`costmodel.latency.machine.describe`).
 """
 from __future__ import annotations
 
@@ -181,6 +203,18 @@ def load(path) -> Dict[str, Any]:
 
 def _reject_constant(name):
     raise TimingFileError(f"non-standard JSON constant {name} (NaN/Infinity are not allowed)")
+
+
+def is_emulated(doc: Dict[str, Any]) -> str:
+    """Why ``doc`` counts as an emulated run (a short description), or ``""`` for a native one."""
+    machine = doc.get("machine") or {}
+    for where, value in (("the file", doc.get("emulated")), ("its machine", machine.get("emulated"))):
+        if value:
+            return f"marked emulated in {where}: {value if isinstance(value, str) else machine.get('emulated_cpu') or 'true'}"
+    for m in doc.get("models", []):
+        if isinstance(m, dict) and m.get("emulated"):
+            return f"model {m.get('name')!r} is marked emulated"
+    return ""
 
 
 def entries(doc: Dict[str, Any]) -> List[Dict[str, Any]]:

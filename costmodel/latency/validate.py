@@ -12,6 +12,7 @@ writes ``README.md`` (tables, noise, floors), CSVs and scatter plots.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -123,7 +124,8 @@ def evaluate(doc: dict, profile, strict: bool = False, progress: bool = False):
                      "flops_mac_ms": prof.baseline("flops_mac", flops, mac, threads),
                      "layer_sum_ms": e.get("layer_sum_ms"),
                      "repeat_spread_pct": spread.get("repeat_spread_pct"),
-                     "rerun_diff_pct": spread.get("rerun_diff_pct")})
+                     "rerun_diff_pct": spread.get("rerun_diff_pct"),
+                     "layout_spread_pct": spread.get("layout_spread_pct")})
         if e["layers"]:
             meas = pd.DataFrame(e["layers"])
             if len(meas) == len(layers) and list(meas["name"]) == list(layers["name"]):
@@ -188,12 +190,23 @@ def kind_stats(layers: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 def measure_many(names: Sequence[str], threads: Sequence[int] = (1, 2), per_layer: bool = True,
                  e2e_time_s: float = 0.5, layer_time_s: float = 0.02, rerun: bool = True,
-                 progress: bool = True, builder=resolve_model, clock: str = "wall"
-                 ) -> List[LatencyResult]:
+                 progress: bool = True, builder=resolve_model, clock: str = "wall",
+                 fresh_process: bool = True) -> List[LatencyResult]:
     """Measure each named model at each thread count.  Replay timings are shared between ops with
     the same signature across models (same kernel, same shapes); with ``rerun`` the end-to-end
     time is measured twice (before and after the per-layer replays) and ``total_ms`` is their
-    mean, ``total_ms_spread['rerun_diff_pct']`` their difference (run-to-run noise)."""
+    mean, ``total_ms_spread['rerun_diff_pct']`` their difference (run-to-run noise).  With
+    ``fresh_process`` (and the default ``builder``) each end-to-end measurement runs in a fresh
+    process (:mod:`costmodel.latency.fresh`)."""
+    from costmodel.latency import fresh
+    fresh_process = fresh_process and builder is resolve_model and fresh.available()
+
+    def e2e_time(name, model, x, t, **kw):
+        if fresh_process:
+            return fresh.time_named(name, t, min_time_s=e2e_time_s, repeats=3, clock=clock)
+        with threads_pinned(t), torch.inference_mode():
+            return time_end_to_end(model, [x], min_time_s=e2e_time_s, repeats=3, clock=clock, **kw)
+
     results = []
     caches: Dict[int, dict] = {int(t): {} for t in threads}
     bar = None
@@ -210,13 +223,12 @@ def measure_many(names: Sequence[str], threads: Sequence[int] = (1, 2), per_laye
         x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
         for t in threads:
             t0 = time.perf_counter()
+            e2e = e2e_time(name, model, x, t)
             with threads_pinned(t), torch.inference_mode():
-                e2e = time_end_to_end(model, [x], min_time_s=e2e_time_s, repeats=3, clock=clock)
                 measured = measure_layers(report.graph, table, layer_time_s, cache=caches[int(t)],
                                           clock=clock) if per_layer else table
-                if rerun:
-                    e2e2 = time_end_to_end(model, [x], min_time_s=e2e_time_s, repeats=3,
-                                           warmup_s=0.05, clock=clock)
+            if rerun:
+                e2e2 = e2e_time(name, model, x, t, warmup_s=0.05)
             total = e2e.pop("median")
             if rerun:
                 second = e2e2["median"]
@@ -324,7 +336,9 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
     lines += [f"Machine: {m.get('cpu_model')} ({m.get('arch')}, ISA {' '.join(m.get('isa') or []) or '-'}, "
               f"{m.get('logical_cpus')} logical CPUs), {m.get('os')}, torch {m.get('torch')}, "
               f"Python {m.get('python')}. Batch 1, float32, `torch.inference_mode()`, threads pinned "
-              f"with `torch.set_num_threads`.", ""]
+              f"with `torch.set_num_threads`; allocator: {m.get('allocator', 'not recorded')} "
+              f"(`costmodel/latency/allocator.py`). End-to-end times are the median over 3 copies "
+              f"of each model at fresh memory addresses (layouts).", ""]
     cal = profile.calibration
     lines += [f"Profile: calibrated {cal.get('created', '?')} with budget {cal.get('budget_s')} s "
               f"(wall {cal.get('wall_s')} s), {cal.get('op_samples')} op samples, "
@@ -365,13 +379,17 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
         for t, g in models.groupby("threads"):
             rr = pd.to_numeric(g["rerun_diff_pct"], errors="coerce")
             rs = pd.to_numeric(g["repeat_spread_pct"], errors="coerce")
+            ls = pd.to_numeric(g.get("layout_spread_pct", pd.Series(dtype=float)), errors="coerce")
+            layout = (f"; spread between the medians of the model's 3 memory layouts: median "
+                      f"{_fmt(ls.median(), 2)}%, 90th percentile {_fmt(ls.quantile(0.9), 2)}%"
+                      if ls.notna().any() else "")
             gap = 100 * (g["measured_ms"] - pd.to_numeric(g["layer_sum_ms"], errors="coerce")) / g["measured_ms"]
             lines.append(
                 f"- {t} thread(s): end-to-end measured twice per model (before and after the "
                 f"per-layer replays): median difference {_fmt(rr.median(), 2)}%, 90th percentile "
-                f"{_fmt(rr.quantile(0.9), 2)}%, max {_fmt(rr.max(), 2)}%; spread of the three block "
+                f"{_fmt(rr.quantile(0.9), 2)}%, max {_fmt(rr.max(), 2)}%; spread of the block "
                 f"medians inside one measurement: median {_fmt(rs.median(), 2)}%, 90th percentile "
-                f"{_fmt(rs.quantile(0.9), 2)}%. Gap between end-to-end and the sum of isolated "
+                f"{_fmt(rs.quantile(0.9), 2)}%{layout}. Gap between end-to-end and the sum of isolated "
                 f"per-layer replays: median {_fmt(gap.median(), 1)}% of end-to-end (range "
                 f"{_fmt(gap.min(), 1)}% .. {_fmt(gap.max(), 1)}%).")
         if drift is not None and len(drift):
@@ -453,25 +471,58 @@ def validation_report(out_dir: str = "reports/latency", profile=None, budget_s: 
     drift = drift_check(prof, threads, clock=clock, progress=progress)
     if len(drift):
         drift.to_csv(os.path.join(out_dir, "drift.csv"), index=False)
-    models, layers, skipped = evaluate(doc, prof)
     durations["total"] = time.perf_counter() - t0
-    return write_report(out_dir, models, layers, prof, doc, command, durations, skipped, drift)
+    with open(os.path.join(out_dir, RUN_JSON), "w", encoding="utf-8") as f:
+        json.dump({"command": command, "durations_s": durations}, f, indent=1)
+    return render_report(out_dir)
+
+
+RUN_JSON = "run.json"
+
+
+def render_report(out_dir: str = "reports/latency") -> str:
+    """Rewrite ``out_dir``'s README, tables and plots from the files an earlier
+    :func:`validation_report` left there (``timings.json``, ``profile.json``, ``drift.csv``,
+    ``run.json``), timing nothing; returns the README text."""
+    paths = {k: os.path.join(out_dir, f) for k, f in (("timings", "timings.json"),
+                                                     ("profile", "profile.json"),
+                                                     ("drift", "drift.csv"), ("run", RUN_JSON))}
+    for k in ("timings", "profile"):
+        if not os.path.isfile(paths[k]):
+            raise FileNotFoundError(f"{paths[k]} is missing: nothing to render (run "
+                                    f"`costmodel validate-report --out {out_dir}` first)")
+    doc = timings.load(paths["timings"])
+    prof = DeviceProfile.load(paths["profile"])
+    drift = pd.read_csv(paths["drift"]) if os.path.isfile(paths["drift"]) else None
+    run = {}
+    if os.path.isfile(paths["run"]):
+        with open(paths["run"], encoding="utf-8") as f:
+            run = json.load(f)
+    models, layers, skipped = evaluate(doc, prof)
+    return write_report(out_dir, models, layers, prof, doc, run.get("command", ""),
+                        run.get("durations_s") or {}, skipped, drift)
 
 
 def drift_check(profile: DeviceProfile, threads: Sequence[int], n: int = 8, clock: str = "wall",
-                progress: bool = False) -> pd.DataFrame:
+                progress: bool = False, fresh_process: bool = True) -> pd.DataFrame:
     """Re-measure up to ``n`` calibration networks end-to-end now and compare with their times at
     calibration: how much the machine itself changed between calibration and validation."""
+    from costmodel.latency import fresh
+    fresh_process = fresh_process and fresh.available()
     if profile.calibration.get("seed") != space.CALIBRATION_SEED:
         return pd.DataFrame()
     rows = []
     for t in threads:
         anchors = (profile.threads.get(int(t)) or {}).get("calibration_networks") or []
         for a in anchors[:n]:
-            model, shape = resolve_model(f"space:calibration:{a['index']}")
-            x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
-            with threads_pinned(t), torch.inference_mode():
-                e = time_end_to_end(model, [x], min_time_s=0.5, repeats=3, clock=clock)
+            name = f"space:calibration:{a['index']}"
+            if fresh_process:
+                e = fresh.time_named(name, t, min_time_s=0.5, repeats=3, clock=clock)
+            else:
+                model, shape = resolve_model(name)
+                x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+                with threads_pinned(t), torch.inference_mode():
+                    e = time_end_to_end(model, [x], min_time_s=0.5, repeats=3, clock=clock)
             rows.append({"threads": int(t), "index": a["index"], "calibration_ms": a["e2e_ms"],
                          "now_ms": e["median"], "diff_pct": 100 * (e["median"] / a["e2e_ms"] - 1)})
     return pd.DataFrame(rows)

@@ -1,0 +1,129 @@
+"""End-to-end timing of named models, each in a fresh process.
+
+The same network measured in one long-lived process runs slower the more the process has done
+before: on the 2-core x86 machine of ``reports/latency``, 8 calibration networks re-timed after a
+20-minute validation run took a median 20% longer than when they were calibrated, and 10-15%
+longer than in a new process, with the C allocator pinned (:mod:`costmodel.latency.allocator`) so
+that page faults were not the cause.  Calibration and validation therefore time every network
+end to end in a child forked from a clean *zygote* process (``python -m
+costmodel.latency.fresh``: it imports torch and costmodel, runs nothing, and forks one child per
+request), so every measurement starts from the same state, as a deployed model runs alone in its
+process.  The child builds the model from its name (a zoo name or ``space:calibration:N`` /
+``space:validation:N``, see :func:`costmodel.latency.validate.resolve_model`); requests and
+results are JSON lines, nothing is pickled.
+
+Where ``os.fork`` does not exist (Windows) :func:`available` is false and callers time in process.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+from typing import Dict, Optional
+
+_ZYGOTE: Optional[subprocess.Popen] = None
+
+
+def available() -> bool:
+    return hasattr(os, "fork")
+
+
+def _zygote() -> subprocess.Popen:
+    global _ZYGOTE
+    if _ZYGOTE is None or _ZYGOTE.poll() is not None:
+        _ZYGOTE = subprocess.Popen([sys.executable, "-m", "costmodel.latency.fresh"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                                   cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                                       os.path.abspath(__file__)))))
+        atexit.register(close)
+        ready = _ZYGOTE.stdout.readline()
+        if ready.strip() != "ready":
+            close()
+            raise RuntimeError("the fresh-process timing server did not start")
+    return _ZYGOTE
+
+
+def close() -> None:
+    """Stop the zygote (also at exit)."""
+    global _ZYGOTE
+    if _ZYGOTE is not None:
+        try:
+            _ZYGOTE.stdin.close()
+            _ZYGOTE.wait(5)
+        except Exception:  # noqa: BLE001
+            _ZYGOTE.kill()
+        _ZYGOTE = None
+
+
+def time_named(name: str, threads: int, **kwargs) -> Dict:
+    """:func:`costmodel.latency.measure.time_end_to_end` of the model called ``name`` at
+    ``threads`` threads in a fresh process; ``kwargs`` go to ``time_end_to_end``."""
+    z = _zygote()
+    z.stdin.write(json.dumps({"name": name, "threads": int(threads), "kwargs": kwargs}) + "\n")
+    z.stdin.flush()
+    line = z.stdout.readline()
+    if not line:
+        close()
+        raise RuntimeError(f"the fresh-process timing server died while timing {name}")
+    reply = json.loads(line)
+    if "error" in reply:
+        raise RuntimeError(f"timing {name} in a fresh process failed: {reply['error']}")
+    return reply["result"]
+
+
+def _measure(request: dict) -> dict:
+    import torch
+
+    from costmodel.latency.measure import time_end_to_end
+    from costmodel.latency.replay import threads_pinned
+    from costmodel.latency.validate import resolve_model
+
+    model, shape = resolve_model(request["name"])
+    model.eval()
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    with threads_pinned(int(request["threads"])), torch.inference_mode():
+        return time_end_to_end(model, [x], **request.get("kwargs", {}))
+
+
+def serve() -> None:
+    """The zygote: one JSON request per stdin line, one forked child per request, whose JSON
+    reply goes to stdout."""
+    import warnings
+
+    import torch  # noqa: F401 - imported once here, inherited by every child
+
+    import costmodel.latency.validate  # noqa: F401
+
+    warnings.simplefilter("ignore")
+    out = sys.stdout
+    out.write("ready\n")
+    out.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            os.close(r)
+            try:
+                reply = {"result": _measure(json.loads(line))}
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                reply = {"error": f"{type(exc).__name__}: {exc}"}
+            with os.fdopen(w, "w") as f:
+                f.write(json.dumps(reply))
+            os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            data = f.read()
+        _, status = os.waitpid(pid, 0)
+        if not data:
+            data = json.dumps({"error": f"the child process died (status {status})"})
+        out.write(data.replace("\n", " ") + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    serve()
