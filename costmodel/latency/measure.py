@@ -174,6 +174,13 @@ def time_end_to_end(model: nn.Module, inputs: Sequence[torch.Tensor], min_time_s
             "layout_medians": layout_meds, "layout_spread_pct": spread(layout_meds)}
 
 
+#: An op replay whose interquartile range exceeds this share of its median is measured again
+#: (up to :data:`RETRIES` times, the lowest median kept): on a quiet machine 99% of replays stay
+#: below 0.2.
+RETRY_REL_IQR = 0.5
+RETRIES = 2
+
+
 def measure_layers(graph, table: pd.DataFrame, layer_time_s: float = 0.02, progress: bool = False,
                    cache: Optional[dict] = None, desc: str = "layers", clock: str = "wall"
                    ) -> pd.DataFrame:
@@ -193,6 +200,11 @@ def measure_layers(graph, table: pd.DataFrame, layer_time_s: float = 0.02, progr
             try:
                 rp = build_replay(rec)
                 t = time_callable(rp.fn, min_time_s=layer_time_s, clock=clock)
+                for _ in range(RETRIES):  # a preempted measurement shows as a wide spread
+                    if t.rel_iqr <= RETRY_REL_IQR:
+                        break
+                    again = time_callable(rp.fn, min_time_s=layer_time_s, clock=clock)
+                    t = again if again.median_ms < t.median_ms else t
                 cache[sig] = (t.median_ms, t.p75_ms - t.p25_ms, t.min_ms, True)
                 del rp
             except Exception:  # an op that cannot run alone is reported, not fatal

@@ -29,6 +29,7 @@ from costmodel.latency.features import op_table
 from costmodel.latency.measure import LatencyResult, measure_layers, time_end_to_end
 from costmodel.latency.predict import as_profile, predict_table
 from costmodel.latency.profile import DeviceProfile
+from costmodel.latency.quiet import CpuWatch, describe as describe_quiet
 from costmodel.latency.replay import threads_pinned
 
 
@@ -320,7 +321,8 @@ def scatter_plot(models: pd.DataFrame, layers: pd.DataFrame, path: str) -> None:
 
 def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profile: DeviceProfile,
                  doc: dict, command: str = "", durations: Optional[Dict[str, float]] = None,
-                 skipped: Sequence[str] = (), drift: Optional[pd.DataFrame] = None) -> str:
+                 skipped: Sequence[str] = (), drift: Optional[pd.DataFrame] = None,
+                 quiet: Optional[Dict[str, dict]] = None) -> str:
     os.makedirs(out_dir, exist_ok=True)
     mstats = model_stats(models)
     kstats = kind_stats(layers)
@@ -340,9 +342,13 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
               f"(`costmodel/latency/allocator.py`). End-to-end times are the median over 3 copies "
               f"of each model at fresh memory addresses (layouts).", ""]
     cal = profile.calibration
+    dropped = {t: (profile.threads[t].get("stats") or {}).get("networks_dropped_disturbed")
+               for t in profile.thread_counts}
+    dropped = "; ".join(f"{n} at {t} thread(s)" for t, n in dropped.items() if n)
     lines += [f"Profile: calibrated {cal.get('created', '?')} with budget {cal.get('budget_s')} s "
               f"(wall {cal.get('wall_s')} s), {cal.get('op_samples')} op samples, "
-              f"{cal.get('network_runs')} calibration-network runs (seed {cal.get('seed')}); held-out "
+              f"{cal.get('network_runs')} calibration-network runs (seed {cal.get('seed')}"
+              f"{'; networks left out of the fit because their op replays were disturbed twice: ' + dropped if dropped else ''}); held-out "
               f"networks use seed {space.VALIDATION_SEED} and are checked disjoint from the "
               f"calibration networks.", ""]
     if durations:
@@ -401,6 +407,8 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
                     f"{_fmt(g['diff_pct'].min(), 1)}% .. {_fmt(g['diff_pct'].max(), 1)}%). A systematic "
                     f"drift shifts every prediction by about as much: on a quiet machine it stays "
                     f"within a few percent.")
+        for phase, watch in (quiet or {}).items():
+            lines.append(f"- Machine load during {phase}: {describe_quiet(watch)}.")
         if len(layers):
             lines.append("- An error below the noise level cannot be resolved: compare the within "
                          "+-5% share with the run-to-run differences above.")
@@ -463,8 +471,10 @@ def validation_report(out_dir: str = "reports/latency", profile=None, budget_s: 
     names = list(zoo.names() if zoo_names is None else zoo_names)
     names += [f"space:validation:{i}" for i in range(n_networks)]
     t1 = time.perf_counter()
+    watch = CpuWatch().start()
     results = measure_many(names, threads, e2e_time_s=e2e_time_s, layer_time_s=layer_time_s,
                            progress=progress, clock=clock)
+    quiet_measurement = watch.stop()
     durations["measurement"] = time.perf_counter() - t1
     doc = timings.make_document(results, machine_mod.describe())
     timings.save(doc, os.path.join(out_dir, "timings.json"))
@@ -473,7 +483,8 @@ def validation_report(out_dir: str = "reports/latency", profile=None, budget_s: 
         drift.to_csv(os.path.join(out_dir, "drift.csv"), index=False)
     durations["total"] = time.perf_counter() - t0
     with open(os.path.join(out_dir, RUN_JSON), "w", encoding="utf-8") as f:
-        json.dump({"command": command, "durations_s": durations}, f, indent=1)
+        json.dump({"command": command, "durations_s": durations,
+                   "quiet": {"measurement": quiet_measurement}}, f, indent=1)
     return render_report(out_dir)
 
 
@@ -499,8 +510,11 @@ def render_report(out_dir: str = "reports/latency") -> str:
         with open(paths["run"], encoding="utf-8") as f:
             run = json.load(f)
     models, layers, skipped = evaluate(doc, prof)
+    quiet = dict(run.get("quiet") or {})
+    if prof.calibration.get("quiet"):
+        quiet = {"calibration": prof.calibration["quiet"], **quiet}
     return write_report(out_dir, models, layers, prof, doc, run.get("command", ""),
-                        run.get("durations_s") or {}, skipped, drift)
+                        run.get("durations_s") or {}, skipped, drift, quiet)
 
 
 def drift_check(profile: DeviceProfile, threads: Sequence[int], n: int = 8, clock: str = "wall",
