@@ -152,6 +152,11 @@ def matmul_function(rec: OpRecord) -> OpCost:
     return OpCost("matmul", fm.matmul(a.shape, b.shape, rec.output.shape))
 
 
+@for_functions("einsum")
+def einsum_function(rec: OpRecord) -> OpCost:
+    return OpCost("matmul", fm.einsum(rec.args[0], [t.shape for t in rec.inputs]))
+
+
 @for_functions("addmm", "baddbmm", "addbmm")
 def add_matmul_function(rec: OpRecord) -> OpCost:
     """``beta * c + alpha * (a @ b)``: the product plus one add per output (reads c once)."""

@@ -573,3 +573,58 @@ def test_separable_ratio_matches_traced_madds(m_in, n_out, k):
     ratio = Fraction(sep_madds, std_madds)
     assert ratio == Fraction(1, n_out) + Fraction(1, k * k)
     assert math.isclose(fm.separable_ratio(n_out, k), float(ratio), rel_tol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# einsum: multiply-adds against torch's flop counter (which sees the bmm calls einsum makes)
+# ---------------------------------------------------------------------------------------------
+class Einsum(nn.Module):
+    def __init__(self, equation, as_list=False):
+        super().__init__()
+        self.equation, self.as_list = equation, as_list
+
+    def forward(self, *xs):
+        return torch.einsum(self.equation, list(xs)) if self.as_list else \
+            torch.einsum(self.equation, *xs)
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("bchw,bdhw->bcd", [(2, 8, 4, 4), (2, 6, 4, 4)]),   # a Gram matrix, as in attention blocks
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("ij,jk", [(3, 4), (4, 5)]),                        # implicit output
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+    ("...ij,...jk->...ik", [(2, 5, 3, 4), (5, 4, 6)]),  # broadcast batch dimensions
+    ("i,i->", [(7,), (7,)]),
+    ("ij,jk,kl->il", [(3, 40), (40, 50), (50, 2)]),     # left to right: 3*40*50 + 3*50*2
+    ("nchw,oc->nohw", [(1, 6, 5, 5), (4, 6)]),          # a 1x1 convolution written as einsum
+])
+@pytest.mark.parametrize("as_list", [False, True])
+def test_einsum_madds_match_flop_counter(equation, shapes, as_list):
+    xs = [torch.randn(s) for s in shapes]
+    m = Einsum(equation, as_list)
+    truth, out = real_madds(m, *xs)
+    report = costmodel.analyze(m, [tuple(s) for s in shapes])
+    assert list(report.layers["kind"]) == ["matmul"]
+    assert report.total["madds"] == truth
+    if out.dim():
+        assert report.layers["out_shape"].iloc[0] == shape_str(out.shape)
+
+
+@pytest.mark.parametrize("equation,shapes,adds,muls", [
+    ("bij->bj", [(2, 3, 4)], 2 * 3 * 4 - 2 * 4, 0),    # a reduction: |x| - |y| additions
+    ("ii->i", [(4, 4)], 0, 0),                         # a diagonal: no arithmetic
+    ("ij,ij->ij", [(3, 4), (3, 4)], 0, 12),            # an element-wise product
+    ("i,j->ij", [(3,), (5,)], 0, 15),                  # an outer product
+])
+def test_einsum_without_contraction_counts_plain_flops(equation, shapes, adds, muls):
+    xs = [torch.randn(s) for s in shapes]
+    assert real_madds(Einsum(equation), *xs)[0] == 0  # torch's counter sees no matmul either
+    cost = fm.einsum(equation, shapes)
+    assert cost.madds == 0 and cost.flops == adds + muls
+
+
+def test_einsum_rejects_mismatched_terms():
+    with pytest.raises(ValueError, match="does not match shape"):
+        fm.einsum("ij,jk->ik", [(3, 4), (4, 5, 6)])
+    with pytest.raises(ValueError, match="2 terms for 1 operands"):
+        fm.einsum("ij,jk->ik", [(3, 4)])
