@@ -103,11 +103,17 @@ class CostReport:
             g[f"{c}_share"] = g[c] / max(self.total[c], 1)
         return g.sort_values("mac", ascending=False)
 
-    def by_module(self, max_depth: int = 2) -> pd.DataFrame:
+    def by_module(self, max_depth: int = 2, self_rows: bool = True) -> pd.DataFrame:
         """fvcore-style roll-up: one row per module down to ``max_depth`` (the model is depth 0),
-        in execution order, with params, madds, flops, MAC and shares of the total."""
+        in execution order, with params, madds, flops, MAC and shares of the total.
+
+        With ``self_rows``, a module shallower than ``max_depth`` that has child rows and also
+        runs ops in its own ``forward`` (a ``torch.cat``, a residual add, a channel shuffle) gets a
+        row ``"<module> (self)"`` one level down (``is_self`` true) holding those ops, so every
+        module row equals the sum of its child rows and its self row."""
         order: Dict[str, int] = {"": 0}
         sums: Dict[str, Dict[str, int]] = {}
+        own: Dict[str, Dict[str, int]] = {}
         for i, row in enumerate(self.layers.itertuples(index=False)):
             parts = row.scope.split(".") if row.scope else []
             for d in range(0, min(len(parts), max_depth) + 1):
@@ -116,14 +122,33 @@ class CostReport:
                 acc = sums.setdefault(key, dict.fromkeys(COUNTS, 0))
                 for c in COUNTS:
                     acc[c] += getattr(row, c)
+            if self_rows and len(parts) < max_depth:
+                acc = own.setdefault(row.scope, dict.fromkeys(COUNTS, 0))
+                order.setdefault(row.scope + " (self)", i)
+                for c in COUNTS:
+                    acc[c] += getattr(row, c)
         sums.setdefault("", dict.fromkeys(COUNTS, 0))["params"] = self.total["params"]
+        parents = {k.rpartition(".")[0] if "." in k else "" for k in sums if k}
         rows = []
-        for key in sorted(sums, key=lambda k: (order[k], k.count("."), k)):
-            depth = 0 if key == "" else key.count(".") + 1
-            rows.append({"module": key or "(model)", "depth": depth, **sums[key],
-                         "madds_share": sums[key]["madds"] / max(self.total["madds"], 1),
-                         "mac_share": sums[key]["mac"] / max(self.total["mac"], 1)})
-        return pd.DataFrame(rows)
+
+        def depth_of(key):
+            return 0 if key == "" else key.count(".") + 1
+
+        def add(module, depth, counts, is_self):
+            rows.append({"module": module, "depth": depth, **counts, "is_self": is_self,
+                         "madds_share": counts["madds"] / max(self.total["madds"], 1),
+                         "mac_share": counts["mac"] / max(self.total["mac"], 1),
+                         "_order": order[module]})
+
+        for key in sums:
+            add(key, depth_of(key), sums[key], False)
+        for key, counts in own.items():
+            if key in parents:  # a module with child rows: its own ops get a row of their own
+                add(key + " (self)", depth_of(key) + 1, counts, True)
+        df = pd.DataFrame(rows)
+        df = df.sort_values(["_order", "depth", "module"], kind="stable").drop(columns="_order")
+        df["module"] = df["module"].replace({"": "(model)", " (self)": "(model) (self)"})
+        return df.reset_index(drop=True)
 
     # ------------------------------------------------------------------ exports
     def to_dict(self) -> dict:

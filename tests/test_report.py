@@ -213,7 +213,9 @@ def test_by_module_rollup_sums_to_total(max_depth, which, small_report, zoo_mode
     add in a block's forward, a leaf module at depth < d) belong to no row at depth d, so:
     rows at depth d + layers with scope depth < d == total."""
     rep = small_report if which == "small" else costmodel.analyze(zoo_model(which), (1, 3, 32, 32))
-    bm = rep.by_module(max_depth)
+    full = rep.by_module(max_depth)
+    bm = full[~full["is_self"]]
+    assert bm.equals(rep.by_module(max_depth, self_rows=False)[bm.columns].set_axis(bm.index))
     assert bm["depth"].max() <= max_depth
     root = bm[bm["depth"] == 0].iloc[0]
     assert root["module"] == "(model)"
@@ -230,6 +232,25 @@ def test_by_module_rollup_sums_to_total(max_depth, which, small_report, zoo_mode
             under = rep.layers["scope"].map(lambda s: s == r.module or s.startswith(r.module + "."))
             assert r.madds == rep.layers.loc[under, "madds"].sum()
             assert r.mac == rep.layers.loc[under, "mac"].sum()
+    # with the self rows, every module with child rows is the sum of its children and itself
+    for r in full[~full["is_self"] & (full["depth"] < max_depth)].itertuples():
+        key = "" if r.module == "(model)" else r.module
+        kids = full[(full["depth"] == r.depth + 1) & full["module"].map(lambda m: _parent_of(m) == key)]
+        if len(kids):
+            for col in ["madds", "flops", "mac"]:
+                assert kids[col].sum() == getattr(r, col), (r.module, col)
+    for r in full[full["is_self"]].itertuples():
+        scope = "" if r.module == "(model) (self)" else r.module[:-len(" (self)")]
+        assert r.madds == rep.layers.loc[rep.layers["scope"] == scope, "madds"].sum()
+        assert r.mac == rep.layers.loc[rep.layers["scope"] == scope, "mac"].sum()
+
+
+def _parent_of(module):
+    """The by_module row a row rolls up into ('' = the model)."""
+    if module.endswith(" (self)"):
+        name = module[:-len(" (self)")]
+        return "" if name == "(model)" else name
+    return module.rpartition(".")[0] if "." in module else ""
 
 
 def test_by_kind_shares(small_report):
