@@ -681,3 +681,29 @@ def test_wide_replay_spread_is_measured_again(monkeypatch):
     table, report = op_table(nn.Conv2d(3, 4, 3), (1, 3, 8, 8))
     out = measure.measure_layers(report.graph, table, cache={})
     assert len(calls) == 2 and out["measured_ms"].iloc[0] == 0.2
+
+
+def test_network_model_can_weigh_compute_and_memory_ops_apart():
+    rng = np.random.default_rng(11)
+    n = 40
+    nets = pd.DataFrame({"iso_compute": rng.uniform(1, 30, n), "iso_memory": rng.uniform(1, 20, n),
+                         "alloc_bytes": rng.uniform(1e6, 1e8, n), "weight_bytes": rng.uniform(1e6, 3e7, n),
+                         "one": rng.integers(50, 400, n), "const": 1.0})
+    nets["iso"] = nets["iso_compute"] + nets["iso_memory"]
+    nets["e2e_ms"] = 1.1 * nets["iso_compute"] + 1.7 * nets["iso_memory"] + 0.3
+    m = fit_network(nets)
+    got = dict(zip(m["features"], m["coef"]))
+    assert "iso" not in got and got["iso_compute"] == pytest.approx(1.1, rel=1e-5)
+    assert got["iso_memory"] == pytest.approx(1.7, rel=1e-5) and got["const"] == pytest.approx(0.3, rel=1e-4)
+    # a network table gets the same split back at prediction time
+    prof = linear_profile()
+    prof.threads[1]["network"] = {"features": ["iso_compute", "iso_memory", "const"],
+                                  "coef": [1.1, 1.7, 0.3]}
+    table, _ = op_table(tiny(), (1, 3, 16, 16))
+    iso = prof.predict_isolated(table, 1)
+    per_op, const = prof.network_terms(table, iso, 1)
+    dense = table["kind"].isin(["conv", "linear"]).to_numpy()
+    assert dense.any() and (~dense).any()
+    assert np.allclose(per_op, np.where(dense, 1.1, 1.7) * iso) and const == 0.3
+    assert DeviceProfile.from_dict(json.loads(json.dumps(prof.to_dict()))).threads[1]["network"] \
+        == prof.threads[1]["network"]

@@ -36,7 +36,7 @@ import torch
 from costmodel.latency import fit, machine as machine_mod, space
 from costmodel.latency.features import op_table
 from costmodel.latency.measure import measure_layers, time_end_to_end
-from costmodel.latency.profile import DeviceProfile, keys_for
+from costmodel.latency.profile import DeviceProfile, compute_mask, keys_for
 from costmodel.latency.quiet import CpuWatch
 from costmodel.latency.replay import replay_signature, threads_pinned
 
@@ -69,6 +69,8 @@ def _network_row(name, threads, table, e2e, index=-1, cap=DEFAULT_WEIGHT_CAP) ->
             "iso_min": float(table["measured_min_ms"].sum()),
             "repeat_spread_pct": e2e["repeat_spread_pct"],
             "iso": float(table["measured_ms"].sum()),
+            "iso_compute": float(table["measured_ms"][compute_mask(table)].sum()),
+            "iso_memory": float(table["measured_ms"][~compute_mask(table)].sum()),
             "alloc_bytes": float(table["alloc_bytes"].sum()),
             "weight_bytes": float(np.minimum(table["weight_bytes"].to_numpy(float), cap).sum()),
             "weight_bytes_uncapped": float(table["weight_bytes"].sum()), "one": float(len(table)),
@@ -216,7 +218,9 @@ def progress_bar(budget_s: float):
 # ---------------------------------------------------------------------------------------------
 NETWORK_CANDIDATES = [["iso"], ["iso", "const"], ["iso", "alloc_bytes", "const"],
                       ["iso", "alloc_bytes", "weight_bytes", "const"],
-                      ["iso", "alloc_bytes", "weight_bytes", "one", "const"]]
+                      ["iso", "alloc_bytes", "weight_bytes", "one", "const"],
+                      ["iso_compute", "iso_memory", "alloc_bytes", "weight_bytes", "const"],
+                      ["iso_compute", "iso_memory", "alloc_bytes", "weight_bytes", "one", "const"]]
 
 
 def fit_network(nets: pd.DataFrame, margin: float = 0.05) -> dict:
@@ -228,7 +232,7 @@ def fit_network(nets: pd.DataFrame, margin: float = 0.05) -> dict:
     best = None
     scores = {}
     for feats in NETWORK_CANDIDATES:
-        if len(nets) < len(feats) + 3:
+        if len(nets) < len(feats) + 3 or not set(feats) <= set(nets.columns):
             continue
         X = nets[feats].to_numpy(dtype=float)
         errs = []

@@ -29,7 +29,8 @@ end-to-end time inside a network: ``pred_ms = coef_iso * iso + coef_alloc * allo
 coef_weight * min(weight_bytes, weight_cap_bytes) + coef_one`` (fresh output memory page-faults
 and weights that stay in the L2 cache of a hot replay loop come cold from memory inside a network;
 weights bigger than L2 stream from memory in the replay too, hence the cap); the network's total
-is ``sum(pred_ms) + const``.  Model
+is ``sum(pred_ms) + const``.  Instead of one ``iso`` coefficient the model may have two,
+``iso_compute`` and ``iso_memory`` (:data:`COMPUTE_KINDS`).  Model
 types are documented in :mod:`costmodel.latency.fit`.
 """
 from __future__ import annotations
@@ -48,7 +49,18 @@ FORMAT = "costmodel-profile"
 VERSION = 1
 #: kinds whose op types differ enough in cost to get a model per op (``act:sigmoid``)
 SUBKEY_KINDS = ("act", "pool", "shift", "elementwise", "norm", "split", "view", "copy")
-NETWORK_FEATURES = ["iso", "alloc_bytes", "weight_bytes", "one", "const"]
+#: op kinds whose time is mostly arithmetic (dense kernels); every other kind moves memory
+COMPUTE_KINDS = ("conv", "pointwise_conv", "group_conv", "dilated_conv", "transposed_conv",
+                 "linear", "matmul")
+#: ``iso_compute`` / ``iso_memory``: the isolated time of the compute-kind / other ops only (a
+#: network slows memory-bound ops, whose inputs come cold, more than arithmetic ones)
+NETWORK_FEATURES = ["iso", "iso_compute", "iso_memory", "alloc_bytes", "weight_bytes", "one",
+                    "const"]
+
+
+def compute_mask(table: pd.DataFrame) -> np.ndarray:
+    """True for the ops of ``table`` whose kind is in :data:`COMPUTE_KINDS`."""
+    return table["kind"].isin(COMPUTE_KINDS).to_numpy() if len(table) else np.zeros(0, bool)
 
 
 class ProfileError(ValueError):
@@ -186,6 +198,9 @@ class DeviceProfile:
                 const += c
             elif f == "iso":
                 per_op += c * iso
+            elif f in ("iso_compute", "iso_memory"):
+                mask = compute_mask(table.reset_index(drop=True))
+                per_op += c * iso * (mask if f == "iso_compute" else ~mask)
             elif f == "one":
                 per_op += c
             elif f == "weight_bytes":
