@@ -707,3 +707,41 @@ def test_network_model_can_weigh_compute_and_memory_ops_apart():
     assert np.allclose(per_op, np.where(dense, 1.1, 1.7) * iso) and const == 0.3
     assert DeviceProfile.from_dict(json.loads(json.dumps(prof.to_dict()))).threads[1]["network"] \
         == prof.threads[1]["network"]
+
+
+def test_refit_from_saved_samples_times_nothing(tmp_path, capsys, monkeypatch):
+    import importlib
+    calibrate = importlib.import_module("costmodel.latency.calibrate")
+    ops = _synthetic_ops(80)
+    ops["kind"], ops["op"], ops["threads"] = "conv", "Conv2d", 1
+    ops["measured_ms"] = 0.002 + 1e-8 * ops["madds"]
+    rng = np.random.default_rng(2)
+    nets = pd.DataFrame({"iso": rng.uniform(2, 50, 10), "const": 1.0, "threads": 1,
+                         "index": np.arange(10), "repeat_spread_pct": 1.0,
+                         "flops": rng.uniform(1e8, 1e10, 10), "mac": rng.uniform(1e6, 1e8, 10)})
+    nets["e2e_ms"] = 1.25 * nets["iso"] + 0.5
+    samples = tmp_path / "calibration_samples.csv"
+    ops.to_csv(samples, index=False)
+    nets.to_csv(calibrate.networks_path(samples), index=False)
+    old = linear_profile()
+    old.calibration = {"seed": 5, "created": "then"}
+    old.save(tmp_path / "old.json")
+    monkeypatch.setattr(calibrate, "measure_layers", lambda *a, **k: pytest.fail("timed something"))
+    out = tmp_path / "new.json"
+    assert cli.run(["calibrate", "--refit", str(samples), "-p", str(tmp_path / "old.json"),
+                    "--out", str(out)]) == 0
+    assert "nothing timed" in capsys.readouterr().err
+    new = DeviceProfile.load(out)
+    assert new.machine == old.machine and new.calibration["created"] == "then"
+    assert new.calibration["refit_from"] == "calibration_samples.csv"
+    net = dict(zip(new.threads[1]["network"]["features"], new.threads[1]["network"]["coef"]))
+    assert net["iso"] == pytest.approx(1.25, rel=1e-6) and net["const"] == pytest.approx(0.5, rel=1e-5)
+    ops["key"] = keys_for(ops)
+    assert np.allclose(new.predict_isolated(ops, 1), ops["measured_ms"], rtol=1e-3)
+    # bad input gets a message, not a traceback
+    assert cli.run(["calibrate", "--refit", str(samples), "--out", str(out)]) == 2
+    assert "needs --profile" in capsys.readouterr().err
+    (tmp_path / "junk.csv").write_text("a,b\n1,2\n")
+    assert cli.run(["calibrate", "--refit", str(tmp_path / "junk.csv"), "-p",
+                    str(tmp_path / "old.json"), "--out", str(out)]) == 2
+    assert "not a costmodel calibration sample file" in capsys.readouterr().err

@@ -24,6 +24,7 @@ included) and shows a progress bar.
 from __future__ import annotations
 
 import datetime
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -343,10 +344,39 @@ def calibrate(out=None, budget_s: float = DEFAULT_BUDGET_S,
     if samples_out is not None:
         data.ops.to_csv(samples_out, index=False)
         if len(data.networks):
-            base = str(samples_out)
-            stem = base[:-4] if base.endswith(".csv") else base
-            data.networks.to_csv(stem + "_networks.csv", index=False)
+            data.networks.to_csv(networks_path(samples_out), index=False)
     if out is not None:
         prof.save(out)
     prof.data = data  # raw samples, for inspection (not saved in the profile)
+    return prof
+
+
+def networks_path(samples_path) -> str:
+    """Where :func:`calibrate` writes the network samples next to ``samples_path``."""
+    base = str(samples_path)
+    return (base[:-4] if base.endswith(".csv") else base) + "_networks.csv"
+
+
+def refit(samples_path, profile: DeviceProfile, out=None) -> DeviceProfile:
+    """Fit a profile again from the raw samples an earlier :func:`calibrate` saved
+    (``samples_path`` and its ``_networks.csv``), timing nothing: the machine description and
+    calibration record come from ``profile``, the one those samples produced.  For trying a newer
+    costmodel's fitting on old measurements."""
+    if not os.path.isfile(samples_path):
+        raise ValueError(f"no calibration samples at {samples_path}")
+    try:
+        ops = pd.read_csv(samples_path)
+        nets = pd.read_csv(networks_path(samples_path)) \
+            if os.path.isfile(networks_path(samples_path)) else pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"cannot read calibration samples {samples_path}: {exc}") from None
+    needed = {"kind", "op", "threads", "measured_ms", "madds", "mac_bytes"}
+    if not needed <= set(ops.columns):
+        raise ValueError(f"{samples_path} is not a costmodel calibration sample file (missing "
+                         f"{sorted(needed - set(ops.columns))})")
+    ops["key"] = keys_for(ops)
+    cal = dict(profile.calibration, refit_from=os.path.basename(str(samples_path)))
+    prof = fit_profile(CalibrationData(ops, nets), profile.machine, cal)
+    if out is not None:
+        prof.save(out)
     return prof

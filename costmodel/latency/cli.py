@@ -39,7 +39,17 @@ def _load_profile(path):
 
 # ---------------------------------------------------------------------------------------------
 def _calibrate(args) -> int:
-    from costmodel.latency.calibrate import calibrate
+    from costmodel.latency.calibrate import calibrate, refit
+    if args.refit:
+        if not args.profile:
+            raise CLIError("--refit needs --profile: the profile those samples produced")
+        try:
+            prof = refit(args.refit, _load_profile(args.profile), out=args.out)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+        _print_fit(prof)
+        print(f"wrote {args.out} (refitted from {args.refit}, nothing timed)", file=sys.stderr)
+        return 0
     threads = _threads(args.threads)
     if args.budget <= 0:
         raise CLIError("--budget must be positive (seconds)")
@@ -48,13 +58,18 @@ def _calibrate(args) -> int:
                          progress=not args.quiet, samples_out=args.samples, clock=args.clock)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    _print_fit(prof)
+    print(f"wrote {args.out} (calibration {prof.calibration.get('wall_s')} s)", file=sys.stderr)
+    return 0
+
+
+def _print_fit(prof) -> None:
     for t in prof.thread_counts:
         s = prof.threads[t]["stats"]
         net = prof.threads[t]["network"]
         print(f"{t} thread(s): {s['op_samples']} op samples, {s['network_samples']} networks, "
-              f"network model LOO MAPE {net.get('cv_mape')}%", file=sys.stderr)
-    print(f"wrote {args.out} (calibration {prof.calibration.get('wall_s')} s)", file=sys.stderr)
-    return 0
+              f"network model {'+'.join(net.get('features', []))}, LOO MAPE {net.get('cv_mape')}%",
+              file=sys.stderr)
 
 
 def _predict(args) -> int:
@@ -232,6 +247,11 @@ def register_cli(sub) -> None:
                    help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
                         "to other processes, 1 thread only")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--refit", default=None, metavar="SAMPLES.csv",
+                   help="time nothing: fit again from the samples an earlier --samples run saved "
+                        "(with its _networks.csv); needs --profile")
+    p.add_argument("--profile", "-p", default=None,
+                   help="with --refit: the profile those samples produced (machine, record)")
     p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("predict", help="predicted latency of a model from a profile")
