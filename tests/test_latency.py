@@ -540,8 +540,10 @@ def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
     assert "timings.json is missing" in capsys.readouterr().err
     timings.save(timing_doc(), tmp_path / "timings.json")
     linear_profile().save(tmp_path / "profile.json")
-    (tmp_path / "run.json").write_text(json.dumps({"command": "the command",
-                                                   "durations_s": {"total": 600}}))
+    (tmp_path / "run.json").write_text(json.dumps({
+        "command": "the command", "durations_s": {"total": 600},
+        "quiet": {"measurement": {"wall_s": 600, "other_cpu_pct": 35.0, "steal_pct": 0.0,
+                                  "cores": 2}}}))
 
     def no_timing(*a, **k):
         raise AssertionError("--render must not time anything")
@@ -551,6 +553,8 @@ def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
     assert cli.run(["validate-report", "--render", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert "the command" in text and "total 10.0 min" in text and "## Floors" in text
+    assert "other processes used 35.0% of one core" in text
+    assert "not quiet**: other processes used 35% of a core during measurement" in text
     models = pd.read_csv(tmp_path / "models.csv")
     assert list(models["name"]) == ["shufflenet_v2_x0_5"] and models["measured_ms"].iloc[0] == 1.5
 

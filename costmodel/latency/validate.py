@@ -319,6 +319,11 @@ def scatter_plot(models: pd.DataFrame, layers: pd.DataFrame, path: str) -> None:
     plt.close(fig)
 
 
+#: Other processes using more than this share of one core (percent) during calibration or
+#: measurement make the report say that its timings are disturbed.
+BUSY_PCT = 10.0
+
+
 def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profile: DeviceProfile,
                  doc: dict, command: str = "", durations: Optional[Dict[str, float]] = None,
                  skipped: Sequence[str] = (), drift: Optional[pd.DataFrame] = None,
@@ -359,6 +364,13 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
               f"(over all thread counts).", ""]
     # floors
     lines += ["## Floors", ""]
+    busy = {k: w["other_cpu_pct"] for k, w in (quiet or {}).items()
+            if w and w.get("other_cpu_pct") is not None and w["other_cpu_pct"] > BUSY_PCT}
+    if busy:
+        lines += ["**The machine was not quiet**: other processes used " + ", ".join(
+            f"{v:.0f}% of a core during {k}" for k, v in busy.items()) + " (see Measurement "
+            "noise): these timings are disturbed, and the figures below do not separate costmodel's "
+            "error from that interference.", ""]
     for t in sorted(models["threads"].unique()) if len(models) else []:
         s = mstats[(mstats["group"] == "sampled") & (mstats["threads"] == t)]
         if not len(s):
