@@ -414,9 +414,16 @@ def test_cli_calibrate_predict_bench_validate(tmp_path, capsys):
                     "--threads", "1", "--time", "0.01", "--layer-time", "0.0005", "-q"]) == 0
     doc = timings.load(t_path)
     assert doc["models"][0]["name"] == "shufflenet_v2_x0_5" and doc["models"][0]["layers"]
+    assert set(doc["quiet"]) == {"wall_s", "other_cpu_pct", "steal_pct", "cores"}
+    doc["quiet"]["other_cpu_pct"] = 0.0  # whatever else this machine runs during the tests
+    timings.save(doc, t_path)
     assert cli.run(["validate", str(t_path), "-p", str(prof_path)]) == 0
     out = capsys.readouterr().out
     assert "shufflenet_v2_x0_5" in out and "costmodel" in out
+    doc["quiet"]["other_cpu_pct"] = 80.0  # a file measured on a busy machine is flagged
+    timings.save(doc, t_path)
+    with pytest.warns(UserWarning, match="other processes used 80% of a core"):
+        assert cli.run(["validate", str(t_path), "-p", str(prof_path)]) == 0
 
 
 def test_cli_rejects_bad_files(tmp_path, capsys):

@@ -27,6 +27,10 @@ def _threads(values):
     return out
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _load_profile(path):
     from costmodel.latency.profile import DeviceProfile, ProfileError
     if not os.path.isfile(path):
@@ -121,8 +125,10 @@ def _predict(args) -> int:
 def _bench(args) -> int:
     from costmodel.latency import machine, timings
     from costmodel.latency.measure import measure_latency
+    from costmodel.latency.quiet import CpuWatch, describe as describe_quiet
     threads = _threads(args.threads)
     results = []
+    watch = CpuWatch().start()
     if args.input and len(args.model) > 1:
         shapes = {m: parse_shape(args.input) for m in args.model}
     else:
@@ -150,6 +156,8 @@ def _bench(args) -> int:
                   f"{r.total_spread['p10']:.3f}-{r.total_spread['p90']:.3f}, repeat spread "
                   f"{r.total_spread['repeat_spread_pct']:.1f}%){gap}", file=sys.stderr)
     doc = timings.make_document(results, machine.describe(threads[0] if len(threads) == 1 else None))
+    doc["quiet"] = watch.stop()
+    print(describe_quiet(doc["quiet"]), file=sys.stderr)
     timings.save(doc, args.out)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
@@ -177,6 +185,11 @@ def _validate(args) -> int:
                       f"(differ in {', '.join(diff)}): timing file "
                       f"{doc['machine'].get('cpu_model')} torch {doc['machine'].get('torch')}, profile "
                       f"{prof.machine.get('cpu_model')} torch {prof.machine.get('torch')}")
+    from costmodel.latency.validate import BUSY_PCT
+    busy = (doc.get("quiet") or {}).get("other_cpu_pct") if isinstance(doc.get("quiet"), dict) else None
+    if _is_number(busy) and busy > BUSY_PCT:
+        warnings.warn(f"other processes used {busy:.0f}% of a core while {args.timings} was "
+                      f"measured: its timings are disturbed")
     models, layers, skipped = evaluate(doc, prof)
     sys.stdout.write(doc_summary(models))
     if len(layers) and not args.no_layers:

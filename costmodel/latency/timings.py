@@ -34,6 +34,10 @@ names are looked up in the zoo or the design space, never imported).  Schema, ve
       ]
     }
 
+``costmodel bench`` also writes ``"quiet": {"wall_s", "other_cpu_pct", "steal_pct", "cores"}``
+at the top level: the CPU other processes used while it measured
+(:class:`costmodel.latency.quiet.CpuWatch`); ``costmodel validate`` warns when it is high.
+
 Unknown extra keys are allowed (forward compatibility); a missing or mistyped required field,
 another ``format`` or another ``version`` raises :class:`TimingFileError` naming the field.
 
