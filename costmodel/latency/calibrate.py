@@ -115,7 +115,7 @@ def _recheck_replays(graph, table, measured, e2e, layer_time_s, cache, clock, pa
 
 
 def collect(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int] = DEFAULT_THREADS,
-            seed: int = space.CALIBRATION_SEED, n_networks: int = 60, network_share: float = 0.45,
+            seed: int = space.CALIBRATION_SEED, n_networks: int = 80, network_share: float = 0.6,
             layer_time_s: float = 0.015, e2e_time_s: float = 0.4, progress: bool = True,
             max_ops: int = 100000, clock: str = "wall", bar=None, fresh_process: bool = True
             ) -> CalibrationData:
@@ -317,7 +317,7 @@ def fit_profile(data: CalibrationData, machine: Optional[dict] = None,
 
 def calibrate(out=None, budget_s: float = DEFAULT_BUDGET_S,
               threads: Sequence[int] = DEFAULT_THREADS, seed: int = space.CALIBRATION_SEED,
-              n_networks: int = 60, progress: bool = True, samples_out=None,
+              n_networks: int = 80, progress: bool = True, samples_out=None,
               layer_time_s: float = 0.015, clock: str = "wall") -> DeviceProfile:
     """Benchmark this machine within ``budget_s`` seconds and return (and, with ``out``, save)
     its :class:`DeviceProfile`; ``samples_out`` saves the raw op samples as CSV."""
