@@ -110,7 +110,8 @@ class CostReport:
         With ``self_rows``, a module shallower than ``max_depth`` that has child rows and also
         runs ops in its own ``forward`` (a ``torch.cat``, a residual add, a channel shuffle) gets a
         row ``"<module> (self)"`` one level down (``is_self`` true) holding those ops, so every
-        module row equals the sum of its child rows and its self row."""
+        module row equals the sum of its child rows and its self row (self rows of zero cost,
+        e.g. a lone ``flatten``, are left out)."""
         order: Dict[str, int] = {"": 0}
         sums: Dict[str, Dict[str, int]] = {}
         own: Dict[str, Dict[str, int]] = {}
@@ -143,7 +144,7 @@ class CostReport:
         for key in sums:
             add(key, depth_of(key), sums[key], False)
         for key, counts in own.items():
-            if key in parents:  # a module with child rows: its own ops get a row of their own
+            if key in parents and any(counts.values()):  # own ops next to child rows: a row
                 add(key + " (self)", depth_of(key) + 1, counts, True)
         df = pd.DataFrame(rows)
         df = df.sort_values(["_order", "depth", "module"], kind="stable").drop(columns="_order")
