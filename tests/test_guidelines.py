@@ -339,6 +339,19 @@ def test_run_and_render_with_fake_timer(tmp_path):
     assert "quick mode" in text and "Table 1" in text and "Table 4" in text
     assert (tmp_path / "guidelines_g1.png").stat().st_size > 1000
     assert "1480" in text and "76.2" in text  # the paper's figures side by side
+    # the machine load line: measured CPU use of other processes, busy above 10% of a core
+    assert set(back.extra["quiet"]) == {"wall_s", "other_cpu_pct", "steal_pct", "cores"}
+    back.extra.update(loadavg_start=1.9, loadavg_end=1.8, cpu_count=2)  # a lagging load average
+    back.extra["quiet"].update(other_cpu_pct=0.4, steal_pct=0.0)
+    text = render.render(back, str(tmp_path / "guidelines.md"), plots=False)
+    line = next(x for x in text.splitlines() if x.startswith("- Machine load"))
+    assert "other processes used 0.4% of one core" in line and "busy" not in line
+    back.extra["quiet"]["other_cpu_pct"] = 60.0
+    text = render.render(back, str(tmp_path / "guidelines.md"), plots=False)
+    assert "The machine was busy with other processes" in text
+    del back.extra["quiet"]  # results saved before the CPU was measured: the load average
+    text = render.render(back, str(tmp_path / "guidelines.md"), plots=False)
+    assert "1-min load average) at start / end: 1.9 / 1.8" in text
 
 
 def test_run_device_and_merge_on_cpu():

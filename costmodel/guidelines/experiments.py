@@ -36,6 +36,7 @@ import torch.nn as nn
 from costmodel.analysis import analyze
 from costmodel.guidelines import benchmarks as bm
 from costmodel.guidelines import timing
+from costmodel.latency.quiet import CpuWatch
 
 PAPER_TABLES_PATH = os.path.join(os.path.dirname(__file__), "paper_tables.json")
 TABLES = ("G1", "G2", "G3", "G4")
@@ -198,6 +199,7 @@ def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[s
     ``cpu`` (thread CPU time; 1 thread only; for a machine busy with other processes)."""
     t0 = time.time()
     load_start = _loadavg()
+    watch = CpuWatch().start()
     if mode not in ("quick", "default", "full"):
         raise ValueError(f"mode must be quick, default or full, got {mode!r}")
     variants = plan(full=mode == "full", quick=mode == "quick", tables=tables)
@@ -270,7 +272,7 @@ def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[s
                             time.time() - t0, backend,
                             {"rounds": rounds, "min_time_s_per_round": min_time_s, "clock": clock,
                              "loadavg_start": load_start, "loadavg_end": _loadavg(),
-                             "cpu_count": os.cpu_count()})
+                             "quiet": watch.stop(), "cpu_count": os.cpu_count()})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.guidelines import experiments as ex
+from costmodel.latency.quiet import describe as describe_quiet, is_busy
 
 TITLES = {
     "G1": "G1: equal channel width minimizes memory access cost",
@@ -258,8 +259,12 @@ def render(result: ex.ExperimentResult, out_path: str = "reports/guidelines.md",
     ]
     la, lb, ncpu = (result.extra.get("loadavg_start"), result.extra.get("loadavg_end"),
                     result.extra.get("cpu_count"))
-    if la is not None:
-        busy = ncpu and max(la, lb or 0) > 0.5 * ncpu
+    watch = result.extra.get("quiet")
+    measured = isinstance(watch, dict) and watch.get("other_cpu_pct") is not None
+    if measured or la is not None:
+        # the CPU other processes used during the run; older results only have the load average,
+        # which lags by a minute (it still counts a job that ended just before the run)
+        busy = is_busy(watch) if measured else bool(ncpu and max(la, lb or 0) > 0.5 * ncpu)
         if not busy:
             note = "."
         elif result.extra.get("clock") == "cpu":
@@ -269,7 +274,8 @@ def render(result: ex.ExperimentResult, out_path: str = "reports/guidelines.md",
             note = (". **The machine was busy with other processes: absolute speeds are "
                     "pessimistic and noisy; rely on the round-robin relative numbers and the "
                     "verdicts, which account for the spread (or re-run with `--clock cpu`).**")
-        lines.append(f"- Machine load (1-min load average) at start / end: {la} / {lb} on {ncpu} "
+        lines.append(f"- Machine load: {describe_quiet(watch)}" + note if measured else
+                     f"- Machine load (1-min load average) at start / end: {la} / {lb} on {ncpu} "
                      "CPUs" + note)
     if result.extra.get("gpu"):
         gi = result.extra["gpu"]

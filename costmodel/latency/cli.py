@@ -27,10 +27,6 @@ def _threads(values):
     return out
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def _load_profile(path):
     from costmodel.latency.profile import DeviceProfile, ProfileError
     if not os.path.isfile(path):
@@ -185,11 +181,11 @@ def _validate(args) -> int:
                       f"(differ in {', '.join(diff)}): timing file "
                       f"{doc['machine'].get('cpu_model')} torch {doc['machine'].get('torch')}, profile "
                       f"{prof.machine.get('cpu_model')} torch {prof.machine.get('torch')}")
-    from costmodel.latency.validate import BUSY_PCT
-    busy = (doc.get("quiet") or {}).get("other_cpu_pct") if isinstance(doc.get("quiet"), dict) else None
-    if _is_number(busy) and busy > BUSY_PCT:
-        warnings.warn(f"other processes used {busy:.0f}% of a core while {args.timings} was "
-                      f"measured: its timings are disturbed")
+    from costmodel.latency.quiet import is_busy
+    quiet = doc.get("quiet") if isinstance(doc.get("quiet"), dict) else None
+    if is_busy(quiet):
+        warnings.warn(f"other processes used {quiet['other_cpu_pct']:.0f}% of a core while "
+                      f"{args.timings} was measured: its timings are disturbed")
     models, layers, skipped = evaluate(doc, prof)
     sys.stdout.write(doc_summary(models))
     if len(layers) and not args.no_layers:

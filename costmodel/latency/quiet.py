@@ -17,6 +17,10 @@ import os
 import time
 from typing import Dict, Iterable, Optional, Tuple
 
+#: Other processes using more than this share of one core (percent) over a timed span make the
+#: reports call the timings disturbed.
+BUSY_PCT = 10.0
+
 _BUSY = (0, 1, 2, 5, 6)  # user nice system irq softirq (fields after "cpu")
 _STEAL = 7
 
@@ -131,3 +135,9 @@ def describe(watch: Optional[Dict[str, Optional[float]]]) -> str:
     return (f"other processes used {watch['other_cpu_pct']:.1f}% of one core on average "
             f"(hypervisor steal {watch['steal_pct']:.1f}%) over {watch['wall_s'] / 60:.1f} min "
             f"on {watch['cores']} logical CPUs")
+
+
+def is_busy(watch: Optional[Dict[str, Optional[float]]]) -> bool:
+    """Whether other processes used more than :data:`BUSY_PCT` of a core over the span."""
+    pct = (watch or {}).get("other_cpu_pct")
+    return isinstance(pct, (int, float)) and not isinstance(pct, bool) and pct > BUSY_PCT

@@ -29,7 +29,7 @@ from costmodel.latency.features import op_table
 from costmodel.latency.measure import LatencyResult, measure_layers, time_end_to_end
 from costmodel.latency.predict import as_profile, predict_table
 from costmodel.latency.profile import DeviceProfile
-from costmodel.latency.quiet import CpuWatch, describe as describe_quiet
+from costmodel.latency.quiet import CpuWatch, describe as describe_quiet, is_busy
 from costmodel.latency.replay import threads_pinned
 
 
@@ -319,11 +319,6 @@ def scatter_plot(models: pd.DataFrame, layers: pd.DataFrame, path: str) -> None:
     plt.close(fig)
 
 
-#: Other processes using more than this share of one core (percent) during calibration or
-#: measurement make the report say that its timings are disturbed.
-BUSY_PCT = 10.0
-
-
 def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profile: DeviceProfile,
                  doc: dict, command: str = "", durations: Optional[Dict[str, float]] = None,
                  skipped: Sequence[str] = (), drift: Optional[pd.DataFrame] = None,
@@ -364,8 +359,7 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
               f"(over all thread counts).", ""]
     # floors
     lines += ["## Floors", ""]
-    busy = {k: w["other_cpu_pct"] for k, w in (quiet or {}).items()
-            if w and w.get("other_cpu_pct") is not None and w["other_cpu_pct"] > BUSY_PCT}
+    busy = {k: w["other_cpu_pct"] for k, w in (quiet or {}).items() if is_busy(w)}
     if busy:
         lines += ["**The machine was not quiet**: other processes used " + ", ".join(
             f"{v:.0f}% of a core during {k}" for k, v in busy.items()) + " (see Measurement "
