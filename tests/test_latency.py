@@ -562,6 +562,13 @@ def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
     assert "the command" in text and "total 10.0 min" in text and "## Floors" in text
     assert "other processes used 35.0% of one core" in text
     assert "not quiet**: other processes used 35% of a core during measurement" in text
+    assert "speed changed" not in text
+    pd.DataFrame({"threads": [1, 1, 1], "index": [0, 1, 2], "calibration_ms": [10.0, 5.0, 8.0],
+                  "now_ms": [13.0, 6.4, 10.0], "diff_pct": [30.0, 28.0, 25.0]}).to_csv(
+        tmp_path / "drift.csv", index=False)
+    assert cli.run(["validate-report", "--render", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "README.md").read_text()
+    assert "speed changed between calibration and validation**" in text and "+28.0% at 1" in text
     models = pd.read_csv(tmp_path / "models.csv")
     assert list(models["name"]) == ["shufflenet_v2_x0_5"] and models["measured_ms"].iloc[0] == 1.5
 

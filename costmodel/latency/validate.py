@@ -319,6 +319,11 @@ def scatter_plot(models: pd.DataFrame, layers: pd.DataFrame, path: str) -> None:
     plt.close(fig)
 
 
+#: A median drift of the re-timed calibration networks beyond this (percent) makes the report
+#: warn that the machine's speed changed between calibration and validation.
+DRIFT_PCT = 5.0
+
+
 def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profile: DeviceProfile,
                  doc: dict, command: str = "", durations: Optional[Dict[str, float]] = None,
                  skipped: Sequence[str] = (), drift: Optional[pd.DataFrame] = None,
@@ -360,6 +365,15 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
     # floors
     lines += ["## Floors", ""]
     busy = {k: w["other_cpu_pct"] for k, w in (quiet or {}).items() if is_busy(w)}
+    drifted = {int(t): float(g["diff_pct"].median()) for t, g in drift.groupby("threads")
+               if abs(g["diff_pct"].median()) > DRIFT_PCT} if drift is not None and len(drift) else {}
+    if drifted:
+        lines += ["**The machine's speed changed between calibration and validation**: the "
+                  "calibration networks re-timed at the end differ from their calibration-time "
+                  "times by a median " + ", ".join(f"{v:+.1f}% at {t} thread(s)" for t, v in
+                                                  drifted.items())
+                  + " (see Measurement noise). Every prediction is off by about as much: "
+                  "recalibrate and re-run on a steady machine before trusting the figures below.", ""]
     if busy:
         lines += ["**The machine was not quiet**: other processes used " + ", ".join(
             f"{v:.0f}% of a core during {k}" for k, v in busy.items()) + " (see Measurement "
