@@ -193,6 +193,88 @@ def einsum(equation: str, operand_shapes: Sequence[Shape]) -> Cost:
     return Cost(madds=madds, flops=flops, mac=mac)
 
 
+def attention(q_shape: Shape, k_shape: Shape, v_shape: Shape, mask_shape: Shape = None) -> Cost:
+    r"""Scaled dot-product attention :math:`O = \mathrm{softmax}(QK^T/\sqrt{E} + M)\,V`
+    (Vaswani et al. 2017, arXiv:1706.03762, Eq. 1) on :math:`Q: (\ldots, L, E)`,
+    :math:`K: (\ldots, S, E)`, :math:`V: (\ldots, S, E_v)`, batch dimensions :math:`B` taken from
+    :math:`Q` (grouped-query attention broadcasts fewer key/value heads).
+
+    .. math::
+        \mathrm{madds} &= B L S E + B L S E_v \quad (QK^T \text{ and } PV) \\
+        \mathrm{flops} &= 2\,\mathrm{madds} + 6 B L S \quad (\text{scale, softmax's max, exp, sum,
+                         divide; the mask add}) \\
+        \mathrm{MAC} &= |Q| + |K| + |V| + |O| + 4 B L S \,(+ |M|)
+
+    The MAC is that of the unfused (math) kernel, which materializes the score matrix: it writes
+    :math:`S = QK^T`, reads it for the softmax, writes :math:`P` and reads it for :math:`PV`.  A
+    fused kernel (FlashAttention, Dao et al. 2022, arXiv:2205.14135) keeps the scores on chip and
+    reads :math:`Q, K, V` and writes :math:`O` only, :math:`|Q|+|K|+|V|+|O|` in one pass (it
+    re-reads :math:`K, V` once per query tile).  A causal mask does not lower the count here (as
+    in ``torch.utils.flop_counter``, which this matches: its ``sdpa_flop_count`` is
+    :math:`2\,\mathrm{madds}`).
+    """
+    batch = numel(q_shape[:-2])
+    L, E = int(q_shape[-2]), int(q_shape[-1])
+    S, Ev = int(k_shape[-2]), int(v_shape[-1])
+    scores = batch * L * S
+    madds = scores * (E + Ev)
+    out = batch * L * Ev
+    mask = numel(mask_shape) if mask_shape is not None else 0
+    return Cost(madds=madds, flops=2 * madds + 5 * scores + (scores if mask_shape is not None else 0),
+                mac=numel(q_shape) + numel(k_shape) + numel(v_shape) + out + 4 * scores + mask)
+
+
+#: gates per recurrent cell: LSTM i, f, g, o (Hochreiter & Schmidhuber 1997); GRU r, z, n
+#: (Cho et al. 2014, arXiv:1406.1078); Elman RNN one
+RNN_GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+#: element-wise flops per hidden unit and step besides the matrix products and the gates'
+#: pre-activation adds (one per gate, two more with biases): LSTM 3 sigmoids (3 each, as in
+#: :data:`ACTIVATION_FLOPS`) and a tanh (5) on the gates, c = f*c + i*g (3), o*tanh(c) (6);
+#: GRU 2 sigmoids, r*(W_hn h + b_hn) (1), a tanh, h = (1-z)*n + z*h (4); RNN its activation
+RNN_STEP_FLOPS = {"LSTM": 3 * 3 + 5 + 3 + 6, "GRU": 2 * 3 + 1 + 5 + 4, "RNN_TANH": 5, "RNN_RELU": 1}
+
+
+def rnn(mode: str, seq_len: int, batch: int, input_size: int, hidden_size: int,
+        num_layers: int = 1, bidirectional: bool = False, bias: bool = True,
+        proj_size: int = 0) -> Cost:
+    r"""Multi-layer LSTM / GRU / Elman RNN over a whole sequence (``torch.nn.LSTM`` ...).
+
+    Per layer :math:`l`, direction and time step, with :math:`G` gates (:data:`RNN_GATES`),
+    hidden size :math:`H`, layer input :math:`I_l` (:math:`I` for the first layer,
+    :math:`D\,H_o` after, :math:`D` directions) and recurrent width :math:`H_o` (``proj_size`` or
+    :math:`H`):
+
+    .. math::
+        \mathrm{madds} &= \sum_l D\,T N\,(G H I_l + G H H_o \;[+\, H H_o \text{ projection}]) \\
+        \mathrm{params} &= \sum_l D\,(G H I_l + G H H_o \,[+ 2 G H \text{ biases}]
+                           \,[+ H_o H])
+
+    flops :math:`= 2\,\mathrm{madds} + \sum_l T N D H (f + G(1 + 2[\text{bias}]))` with
+    :math:`f` from :data:`RNN_STEP_FLOPS` and the gates' pre-activation adds.
+    MAC (ideal cache, weights read once): the sequence in, every layer's
+    output sequence written and read by the next, the weights, and the recurrent state read and
+    written at each step (:math:`2 T N D H_o` per layer, twice for the LSTM's cell state).
+    The matrix-product count equals ``torch.utils.flop_counter``'s (which sees the ``addmm``
+    calls of the decomposed kernel).
+    """
+    gates = RNN_GATES[mode]
+    dirs = 2 if bidirectional else 1
+    h_out = proj_size or hidden_size
+    madds = params = mac = flops = 0
+    steps = seq_len * batch
+    for layer in range(num_layers):
+        in_l = input_size if layer == 0 else dirs * h_out
+        w = gates * hidden_size * (in_l + h_out) + (hidden_size * h_out if proj_size else 0)
+        b = 2 * gates * hidden_size if bias else 0
+        madds += dirs * steps * w
+        params += dirs * (w + b)
+        flops += dirs * steps * hidden_size * (RNN_STEP_FLOPS[mode] + gates * (3 if bias else 1))
+        state = 2 * steps * dirs * (h_out + (hidden_size if mode == "LSTM" else 0))
+        mac += steps * in_l + steps * dirs * h_out + state
+    mac += params
+    return Cost(params=params, madds=madds, flops=2 * madds + flops, mac=mac)
+
+
 # ---------------------------------------------------------------------------------------------
 # normalization
 # ---------------------------------------------------------------------------------------------
@@ -221,6 +303,17 @@ def norm_with_statistics(x_shape: Shape, affine_params: int = 0) -> Cost:
     return Cost(params=affine_params, madds=2 * n, flops=7 * n, mac=2 * n + affine_params)
 
 
+def rms_norm(x_shape: Shape, affine_params: int = 0) -> Cost:
+    r"""RMS norm (Zhang & Sennrich 2019, arXiv:1910.07467):
+    :math:`y = x / \sqrt{\overline{x^2} + \epsilon} \cdot g`.  The mean of squares is one
+    multiply-add per element, the normalization a multiply, the gain another:
+    madds :math:`= |x|`, flops :math:`= 3|x|` (+ :math:`|x|` with a gain),
+    MAC :math:`= 2|x| + \mathrm{params}`."""
+    n = numel(x_shape)
+    return Cost(params=affine_params, madds=n, flops=3 * n + (n if affine_params else 0),
+                mac=2 * n + affine_params)
+
+
 # ---------------------------------------------------------------------------------------------
 # element-wise
 # ---------------------------------------------------------------------------------------------
@@ -243,6 +336,16 @@ ACTIVATION_FLOPS: Dict[str, int] = {
     "softplus": 3,      # log(1 + exp(x))
     "softmax": 4,       # exp, sum, divide (+ max for stability)
     "log_softmax": 5,
+    "softmin": 5,       # softmax of -x
+    "selu": 5,          # compare, exp, subtract, two multiplies
+    "celu": 5,          # compare, divide, exp, subtract, multiply
+    "logsigmoid": 4,    # -softplus(-x)
+    "softsign": 3,      # x / (1 + |x|)
+    "hardshrink": 2,    # two compares
+    "softshrink": 3,    # compares, add
+    "tanhshrink": 6,    # x - tanh(x)
+    "threshold": 1,     # compare (and select)
+    "rrelu": 2,         # leaky ReLU with the mean slope at inference
 }
 
 
@@ -259,8 +362,25 @@ def activation(x_shape: Shape, kind: str, params: int = 0) -> Cost:
     return Cost(params=params, flops=ACTIVATION_FLOPS[kind] * n, mac=2 * n + params)
 
 
+#: floating-point operations per output element of the element-wise ops that do more than one
+#: (default 1: an add, multiply, divide, comparison or transcendental such as ``exp``, ``sin``,
+#: ``pow``); logical and bitwise ops on booleans and integers are no floating-point work (0)
+ELEMENTWISE_FLOPS: Dict[str, int] = {
+    "addcmul": 3, "addcdiv": 3,     # x + v * a * b, x + v * a / b
+    "lerp": 3,                      # a + w * (b - a)
+    "hypot": 4,                     # sqrt(a*a + b*b)
+    "logaddexp": 4,                 # log(exp(a) + exp(b)), stably: max, sub, exp, log1p
+    "xlogy": 2,                     # x * log(y)
+    "logit": 3,                     # log(p / (1 - p))
+    "logical_and": 0, "logical_or": 0, "logical_xor": 0, "logical_not": 0,
+    "bitwise_and": 0, "bitwise_or": 0, "bitwise_xor": 0, "bitwise_not": 0,
+    "bitwise_left_shift": 0, "bitwise_right_shift": 0,
+}
+
+
 def elementwise(in_shapes: Iterable[Shape], out_shape: Shape, flops_per_element: int = 1) -> Cost:
-    r"""Add, subtract, multiply, divide (with broadcasting): flops :math:`= |y|`,
+    r"""Add, subtract, multiply, divide, compare, ``exp``, ``sin`` ... (with broadcasting):
+    flops :math:`= f\,|y|` (:math:`f` from :data:`ELEMENTWISE_FLOPS`, else 1),
     MAC :math:`= \sum_i |x_i| + |y|`.
 
     ShuffleNetV2 G4 (Ma et al. 2018, Sec. 2): element-wise ops have small FLOPs but a large MAC
@@ -275,6 +395,14 @@ def reduction(x_shape: Shape, out_shape: Shape) -> Cost:
     r"""Sum / mean / max over some dimensions: flops :math:`= |x|` (one add or compare per
     input, plus the mean's divisions folded in), MAC :math:`= |x| + |y|`."""
     return Cost(flops=numel(x_shape), mac=numel(x_shape) + numel(out_shape))
+
+
+def scan(x_shape: Shape) -> Cost:
+    r"""A running reduction along one dimension (``cumsum``, ``cumprod``, ``cummax``,
+    ``logcumsumexp``): :math:`y_i = y_{i-1} \oplus x_i`, one operation per element,
+    flops :math:`= |x|`, MAC :math:`= |x| + |y| = 2|x|`."""
+    n = numel(x_shape)
+    return Cost(flops=n, mac=2 * n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,6 +466,43 @@ def copy(x_shape: Shape) -> Cost:
     r"""A materializing copy (``contiguous`` / ``reshape`` of a permuted layout, ``clone``,
     padding): MAC :math:`= |x| + |y| = 2|x|`."""
     return Cost(mac=2 * numel(x_shape))
+
+
+def gather(index_numel: int, out_shape: Shape) -> Cost:
+    r"""An indexed read (``index_select``, ``gather``, ``take_along_dim``, advanced indexing
+    ``x[idx]``, an embedding lookup): only the addressed elements are read.
+    MAC :math:`= |\mathrm{idx}| + 2|y|` (the indices, the gathered elements, the output
+    written), no flops."""
+    return Cost(mac=int(index_numel) + 2 * numel(out_shape))
+
+
+def embedding(index_shape: Shape, num_embeddings: int, dim: int, bag_size: int = 1) -> Cost:
+    r"""Embedding lookup (``nn.Embedding``, ``F.embedding``): a gather of one row of the
+    :math:`V \times D` table per index.  params :math:`= VD` (the table); no multiply-adds;
+    MAC :math:`= |\mathrm{idx}| + 2\,|\mathrm{idx}|\,D` (the indices, the rows read, the rows
+    written) - the rest of the table is never touched, which is why a large vocabulary costs
+    memory, not time.  An ``EmbeddingBag`` of bags of :math:`b` indices sums each bag:
+    :math:`|\mathrm{idx}|\,D` reads, :math:`(|\mathrm{idx}| - |\mathrm{idx}|/b)\,D` adds and
+    :math:`|\mathrm{idx}|\,D/b` writes."""
+    n_idx = numel(index_shape)
+    rows = n_idx * int(dim)
+    out = rows // max(int(bag_size), 1)
+    return Cost(params=int(num_embeddings) * int(dim), flops=rows - out, mac=n_idx + rows + out)
+
+
+def cyclic_shift(x_shape: Shape) -> Cost:
+    r"""``torch.roll``: every element moves by a fixed offset along some dimensions (Swin's
+    shifted windows, Liu et al. 2021, arXiv:2103.14030, Sec. 3.2): the same data movement as a
+    shift layer (:func:`grouped_shift`) applied to every channel.  Zero params and flops,
+    MAC :math:`= 2|x|` (torch materializes the result)."""
+    return Cost(mac=2 * numel(x_shape))
+
+
+def cast(x_shape: Shape) -> Cost:
+    r"""A dtype conversion (``x.float()``, ``x.long()``, ``x.to(torch.half)``): a copy,
+    MAC :math:`= |x| + |y| = 2|x|` elements, no flops (a same-dtype ``to`` returns the input
+    itself and is a view)."""
+    return copy(x_shape)
 
 
 def view() -> Cost:

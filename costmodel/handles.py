@@ -16,7 +16,7 @@ import torch.nn as nn
 from costmodel import formulas as fm
 from costmodel import layers
 from costmodel.formulas import Cost
-from costmodel.tracer import OpRecord
+from costmodel.tracer import OpRecord, TensorInfo
 
 
 @dataclass
@@ -35,6 +35,7 @@ def for_modules(*types):
     def wrap(fn):
         for t in types:
             MODULE_HANDLES[t] = fn
+        _RESOLVED.clear()
         return fn
     return wrap
 
@@ -47,16 +48,34 @@ def for_functions(*names):
     return wrap
 
 
+#: the methods that define what a registered module computes: a subclass that overrides one of
+#: them runs something else, so the registered formula does not describe it
+BEHAVIOUR_METHODS = ("forward", "_conv_forward")
+_RESOLVED: Dict[type, Optional[Handle]] = {}
+
+
 def module_handle(module_type: type) -> Optional[Handle]:
+    """The handle of a module class: that of the nearest registered class in its MRO, provided
+    the class still runs that class's own computation (it overrides none of
+    :data:`BEHAVIOUR_METHODS`).  A subclass with its own ``forward`` (OctConv, a
+    weight-standardized conv, timm's ``BatchNormAct2d``) has no handle unless it is registered
+    itself: the tracer traces into it."""
+    if module_type in _RESOLVED:
+        return _RESOLVED[module_type]
+    handle = None
     for klass in module_type.__mro__:
         if klass in MODULE_HANDLES:
-            return MODULE_HANDLES[klass]
-    return None
+            if all(getattr(module_type, m, None) is getattr(klass, m, None) for m in BEHAVIOUR_METHODS):
+                handle = MODULE_HANDLES[klass]
+            break
+    _RESOLVED[module_type] = handle
+    return handle
 
 
 def has_module_handle(module: nn.Module) -> bool:
-    """The tracer's leaf predicate: modules with a formula are recorded as one op."""
-    return module_handle(type(module)) is not None
+    """The tracer's leaf predicate: modules with a formula are recorded as one op (not one whose
+    instance has its own ``forward`` attribute)."""
+    return "forward" not in vars(module) and module_handle(type(module)) is not None
 
 
 def short_name(rec: OpRecord) -> str:
@@ -64,11 +83,38 @@ def short_name(rec: OpRecord) -> str:
     return name
 
 
+#: Python operators as the tensor methods they call (``x == y`` -> ``eq``, ``~m`` -> ``bitwise_not``)
+OPERATOR_KEYS = {
+    "__eq__": "eq", "__ne__": "ne", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
+    "__invert__": "bitwise_not", "__and__": "bitwise_and", "__rand__": "bitwise_and",
+    "__iand__": "bitwise_and", "__or__": "bitwise_or", "__ror__": "bitwise_or",
+    "__ior__": "bitwise_or", "__xor__": "bitwise_xor", "__rxor__": "bitwise_xor",
+    "__ixor__": "bitwise_xor", "__lshift__": "bitwise_left_shift",
+    "__rlshift__": "bitwise_left_shift", "__ilshift__": "bitwise_left_shift",
+    "__rshift__": "bitwise_right_shift", "__rrshift__": "bitwise_right_shift",
+    "__irshift__": "bitwise_right_shift", "__pow__": "pow", "__rpow__": "pow", "__ipow__": "pow",
+    "__floordiv__": "floor_divide", "__rfloordiv__": "floor_divide",
+    "__ifloordiv__": "floor_divide", "__mod__": "remainder", "__rmod__": "remainder",
+    "__imod__": "remainder", "__add__": "add", "__radd__": "add", "__iadd__": "add",
+    "__sub__": "sub", "__rsub__": "sub", "__isub__": "sub", "__mul__": "mul", "__rmul__": "mul",
+    "__imul__": "mul", "__truediv__": "div", "__rtruediv__": "div", "__itruediv__": "div",
+    "__div__": "div", "__rdiv__": "div", "__matmul__": "matmul", "__rmatmul__": "matmul",
+    "__neg__": "neg", "__pos__": "positive", "__abs__": "abs",
+    "__getitem__": "getitem", "__setitem__": "setitem"}
+_ALIASES = {"greater": "gt", "greater_equal": "ge", "less": "lt", "less_equal": "le",
+            "not_equal": "ne", "multiply": "mul", "divide": "div", "subtract": "sub",
+            "absolute": "abs", "arccos": "acos", "arcsin": "asin", "arctan": "atan",
+            "arctan2": "atan2", "negative": "neg", "fix": "trunc"}
+
+
 def function_key(rec: OpRecord) -> str:
-    """``Tensor.add_`` -> ``add``: the in-place and out-of-place forms share a formula."""
+    """``Tensor.add_`` -> ``add``, ``Tensor.__eq__`` -> ``eq``: in-place, out-of-place and
+    operator forms share a formula."""
     key = rec.op.rsplit(".", 1)[-1]
-    key = {"__getitem__": "getitem", "__setitem__": "setitem"}.get(key, key)
-    return key[:-1] if key.endswith("_") and not key.endswith("__") else key
+    if key.startswith("__"):
+        return OPERATOR_KEYS.get(key, key)
+    key = key[:-1] if key.endswith("_") else key
+    return _ALIASES.get(key, key)
 
 
 def handle_for(rec: OpRecord) -> Optional[Handle]:
@@ -165,6 +211,97 @@ def add_matmul_function(rec: OpRecord) -> OpCost:
     return OpCost("matmul", prod + fm.Cost(flops=rec.output.numel, mac=c.numel))
 
 
+@for_functions("scaled_dot_product_attention")
+def sdpa_function(rec: OpRecord) -> OpCost:
+    q, k, v = rec.arg(0, "query"), rec.arg(1, "key"), rec.arg(2, "value")
+    mask = rec.arg(3, "attn_mask")
+    return OpCost("attention", fm.attention(q.shape, k.shape, v.shape,
+                                            mask.shape if isinstance(mask, TensorInfo) else None))
+
+
+def _shape_or_none(x):
+    return x.shape if isinstance(x, TensorInfo) else None
+
+
+@for_functions("multi_head_attention_forward")
+def multi_head_attention_function(rec: OpRecord) -> OpCost:
+    """``F.multi_head_attention_forward`` (what ``nn.MultiheadAttention`` runs): the query, key
+    and value projections, scaled dot-product attention per head, the output projection."""
+    q, k, v = rec.arg(0, "query"), rec.arg(1, "key"), rec.arg(2, "value")
+    heads = int(rec.arg(4, "num_heads"))
+    e = int(q.shape[-1])
+    batch = int(q.shape[1]) if len(q.shape) == 3 else 1
+    tgt, src_len = int(q.shape[0]), int(k.shape[0])
+    in_bias = rec.arg(6, "in_proj_bias") is not None
+    static_k, static_v = rec.arg(21, "static_k"), rec.arg(22, "static_v")
+    cost = fm.linear((tgt * batch, e), e, e, in_bias)
+    if static_k is None:
+        cost = cost + fm.linear((src_len * batch, int(k.shape[-1])), int(k.shape[-1]), e, in_bias)
+    if static_v is None:
+        cost = cost + fm.linear((src_len * batch, int(v.shape[-1])), int(v.shape[-1]), e, in_bias)
+    if isinstance(static_k, TensorInfo):
+        src_len = int(static_k.shape[1])
+    else:
+        src_len += int(rec.arg(7, "bias_k") is not None) + int(bool(rec.arg(9, "add_zero_attn")))
+    d = e // heads
+    bh = batch * heads
+    cost = cost + fm.attention((bh, tgt, d), (bh, src_len, d), (bh, src_len, d),
+                               _shape_or_none(rec.arg(16, "attn_mask")))
+    out_bias = rec.arg(12, "out_proj_bias") is not None
+    return OpCost("attention", cost + fm.linear((tgt * batch, e), e, e, out_bias))
+
+
+@for_modules(nn.LSTM, nn.GRU, nn.RNN)
+def rnn_module(rec: OpRecord) -> OpCost:
+    m = rec.target
+    steps = rec.input.numel // m.input_size  # T x N, batched, unbatched or packed alike
+    return OpCost("rnn", fm.rnn(m.mode, steps, 1, m.input_size, m.hidden_size, m.num_layers,
+                                m.bidirectional, m.bias, getattr(m, "proj_size", 0)))
+
+
+@for_modules(nn.LSTMCell, nn.GRUCell, nn.RNNCell)
+def rnn_cell_module(rec: OpRecord) -> OpCost:
+    m = rec.target
+    mode = {nn.LSTMCell: "LSTM", nn.GRUCell: "GRU"}.get(type(m)) or (
+        "RNN_RELU" if getattr(m, "nonlinearity", "tanh") == "relu" else "RNN_TANH")
+    steps = rec.input.numel // m.input_size
+    return OpCost("rnn", fm.rnn(mode, steps, 1, m.input_size, m.hidden_size, bias=m.bias))
+
+
+@for_modules(nn.Embedding)
+def embedding_module(rec: OpRecord) -> OpCost:
+    m = rec.target
+    return OpCost("embedding", fm.embedding(rec.input.shape, m.num_embeddings, m.embedding_dim))
+
+
+@for_functions("embedding")
+def embedding_function(rec: OpRecord) -> OpCost:
+    w = rec.arg(1, "weight")
+    return OpCost("embedding", fm.embedding(rec.arg(0, "input").shape, w.shape[0], w.shape[1]))
+
+
+def _bag_size(index: TensorInfo, offsets) -> int:
+    if len(index.shape) == 2:
+        return int(index.shape[1])
+    bags = int(offsets.shape[0]) if isinstance(offsets, TensorInfo) else 1
+    return max(index.numel // max(bags, 1), 1)
+
+
+@for_modules(nn.EmbeddingBag)
+def embedding_bag_module(rec: OpRecord) -> OpCost:
+    m = rec.target
+    offsets = rec.inputs[1] if len(rec.inputs) > 1 else None
+    return OpCost("embedding", fm.embedding(rec.input.shape, m.num_embeddings, m.embedding_dim,
+                                            _bag_size(rec.input, offsets)))
+
+
+@for_functions("embedding_bag")
+def embedding_bag_function(rec: OpRecord) -> OpCost:
+    w, idx = rec.arg(1, "weight"), rec.arg(0, "input")
+    return OpCost("embedding", fm.embedding(idx.shape, w.shape[0], w.shape[1],
+                                            _bag_size(idx, rec.arg(2, "offsets"))))
+
+
 # ---------------------------------------------------------------------------------------------
 # normalization
 # ---------------------------------------------------------------------------------------------
@@ -187,8 +324,19 @@ def norm_module(rec: OpRecord) -> OpCost:
 
 @for_functions("layer_norm", "group_norm", "instance_norm", "local_response_norm", "normalize")
 def norm_function(rec: OpRecord) -> OpCost:
-    return OpCost("norm", fm.norm_with_statistics(rec.input.shape,
+    return OpCost("norm", fm.norm_with_statistics(rec.arg(0, "input").shape,
                                                   sum(fm.numel(s) for s in rec.params.values())))
+
+
+@for_modules(*([nn.RMSNorm] if hasattr(nn, "RMSNorm") else []))
+def rms_norm_module(rec: OpRecord) -> OpCost:
+    return OpCost("norm", fm.rms_norm(rec.input.shape, sum(p.numel() for p in rec.target.parameters())))
+
+
+@for_functions("rms_norm")
+def rms_norm_function(rec: OpRecord) -> OpCost:
+    return OpCost("norm", fm.rms_norm(rec.arg(0, "input").shape,
+                                      sum(fm.numel(s) for s in rec.params.values())))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +346,11 @@ _ACT_MODULES = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardtanh: "hardtanh",
                 nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.PReLU: "prelu",
                 nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.Hardsigmoid: "hardsigmoid",
                 nn.SiLU: "silu", nn.Hardswish: "hardswish", nn.Mish: "mish", nn.GELU: "gelu",
-                nn.Softplus: "softplus", nn.Softmax: "softmax", nn.LogSoftmax: "log_softmax"}
+                nn.Softplus: "softplus", nn.Softmax: "softmax", nn.LogSoftmax: "log_softmax",
+                nn.Softmin: "softmin", nn.Softmax2d: "softmax", nn.SELU: "selu", nn.CELU: "celu",
+                nn.LogSigmoid: "logsigmoid", nn.Softsign: "softsign", nn.Hardshrink: "hardshrink",
+                nn.Softshrink: "softshrink", nn.Tanhshrink: "tanhshrink",
+                nn.Threshold: "threshold", nn.RReLU: "rrelu"}
 
 
 @for_modules(*_ACT_MODULES)
@@ -210,13 +362,22 @@ def activation_module(rec: OpRecord) -> OpCost:
     return OpCost("act", fm.activation(rec.input.shape, kind, params))
 
 
-@for_functions("relu", "relu6", "hardtanh", "leaky_relu", "elu", "prelu", "sigmoid", "tanh",
-               "hardsigmoid", "silu", "hardswish", "mish", "gelu", "softplus", "softmax",
-               "log_softmax")
+@for_functions(*fm.ACTIVATION_FLOPS)
 def activation_function(rec: OpRecord) -> OpCost:
     name = function_key(rec)
     params = sum(fm.numel(s) for s in rec.params.values())
-    return OpCost("act", fm.activation(rec.input.shape, name, params))
+    return OpCost("act", fm.activation(rec.arg(0, "input").shape, name, params))
+
+
+@for_functions("glu")
+def glu_function(rec: OpRecord) -> OpCost:
+    """GLU :math:`a \\otimes \\sigma(b)` on the two halves: a sigmoid and a multiply per output."""
+    return OpCost("act", fm.elementwise([rec.input.shape], rec.output.shape, 4))
+
+
+@for_modules(nn.GLU)
+def glu_module(rec: OpRecord) -> OpCost:
+    return glu_function(rec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,15 +448,37 @@ def grid_sample_function(rec: OpRecord) -> OpCost:
 # ---------------------------------------------------------------------------------------------
 # element-wise arithmetic and reductions
 # ---------------------------------------------------------------------------------------------
-@for_functions("add", "sub", "mul", "div", "true_divide", "rsub", "maximum", "minimum", "where",
-               "neg", "abs", "clamp", "clip", "pow", "sqrt", "rsqrt", "exp", "log", "reciprocal",
-               "square", "sign", "floor", "ceil", "round", "frac", "addcmul")
+#: element-wise ops (flops per element in :data:`costmodel.formulas.ELEMENTWISE_FLOPS`, else 1)
+ELEMENTWISE_OPS = (
+    "add", "sub", "mul", "div", "true_divide", "rsub", "maximum", "minimum", "fmax", "fmin",
+    "where", "neg", "positive", "abs", "sgn", "sign", "signbit", "clamp", "clip", "clamp_min",
+    "clamp_max", "pow", "float_power", "sqrt", "rsqrt", "square", "exp", "exp2", "expm1", "log",
+    "log2", "log10", "log1p", "reciprocal", "floor", "ceil", "round", "trunc", "frac",
+    "floor_divide", "remainder", "fmod", "copysign", "addcmul", "addcdiv", "lerp", "hypot",
+    "logaddexp", "xlogy", "logit", "nan_to_num", "sin", "cos", "tan", "asin", "acos", "atan",
+    "atan2", "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "erfc", "erfinv", "sinc",
+    "deg2rad", "rad2deg", "heaviside", "lgamma", "digamma", "i0",
+    # comparisons (a compare per element) and logical / bitwise ops (no floating-point work)
+    "eq", "ne", "lt", "le", "gt", "ge", "isnan", "isinf", "isfinite", "isposinf", "isneginf",
+    "isclose", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "outer", "ger")
+
+
+@for_functions(*ELEMENTWISE_OPS)
 def elementwise_function(rec: OpRecord) -> OpCost:
-    return OpCost("elementwise", fm.elementwise([t.shape for t in rec.inputs], rec.output.shape))
+    return OpCost("elementwise", fm.elementwise([t.shape for t in rec.inputs], rec.output.shape,
+                                                fm.ELEMENTWISE_FLOPS.get(function_key(rec), 1)))
+
+
+@for_functions("cumsum", "cumprod", "cummax", "cummin", "logcumsumexp")
+def scan_function(rec: OpRecord) -> OpCost:
+    return OpCost("reduction", fm.scan(rec.input.shape))
 
 
 @for_functions("sum", "mean", "amax", "amin", "max", "min", "prod", "var", "std", "norm",
-               "logsumexp", "argmax", "argmin")
+               "logsumexp", "argmax", "argmin", "var_mean", "std_mean", "vector_norm", "all", "any",
+               "count_nonzero", "nansum", "nanmean", "aminmax")
 def reduction_function(rec: OpRecord) -> OpCost:
     return OpCost("reduction", fm.reduction(rec.input.shape, rec.output.shape))
 
@@ -308,18 +491,64 @@ def concat_function(rec: OpRecord) -> OpCost:
     return OpCost("concat", fm.concat([t.shape for t in rec.inputs], rec.output.shape))
 
 
+def _index_numel(rec: OpRecord) -> int:
+    """Elements of the integer / boolean index tensors an indexing op reads."""
+    return sum(t.numel for t in rec.inputs[1:] if not t.dtype.is_floating_point)
+
+
 @for_functions("split", "chunk", "unbind", "tensor_split", "split_with_sizes", "narrow", "select",
                "getitem", "unfold")
 def split_function(rec: OpRecord) -> OpCost:
     if all(o.aliases_input for o in rec.outputs):
         return OpCost("split", fm.view())
-    return OpCost("copy", fm.copy(rec.output.shape))  # advanced indexing gathers
+    index = _index_numel(rec)
+    if index:  # advanced indexing x[idx]: a gather
+        return OpCost("copy", fm.gather(index, rec.output.shape))
+    return OpCost("copy", fm.copy(rec.output.shape))
+
+
+@for_functions("index_select", "gather", "take_along_dim", "take")
+def gather_function(rec: OpRecord) -> OpCost:
+    return OpCost("copy", fm.gather(_index_numel(rec), rec.output.shape))
+
+
+@for_functions("roll")
+def roll_function(rec: OpRecord) -> OpCost:
+    return OpCost("shift", fm.cyclic_shift(rec.input.shape))
+
+
+@for_functions("triu", "tril")
+def triangle_function(rec: OpRecord) -> OpCost:
+    """Keep one triangle, zero the other: a masked copy, MAC 2|x|."""
+    return OpCost("copy", fm.copy(rec.input.shape))
+
+
+@for_functions("repeat_interleave")
+def repeat_interleave_function(rec: OpRecord) -> OpCost:
+    """Each element read once (and the repeat counts, if a tensor), every copy written."""
+    return OpCost("copy", Cost(mac=sum(t.numel for t in rec.inputs) + rec.output.numel))
+
+
+#: dtype conversions (a copy unless the dtype already matches)
+CASTS = ("to", "float", "half", "double", "bfloat16", "long", "int", "short", "bool", "byte",
+         "char", "type", "type_as")
+
+
+@for_functions(*CASTS)
+def cast_function(rec: OpRecord) -> OpCost:
+    if all(o.aliases_input for o in rec.outputs):
+        return OpCost("view", fm.view())
+    if rec.output.dtype == rec.input.dtype:  # .to(memory_format=...): a layout change
+        return layout_function(rec)
+    return OpCost("copy", fm.cast(rec.input.shape))
 
 
 _VIEWS = ("view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "squeeze",
           "unsqueeze", "transpose", "permute", "t", "T", "mT", "expand", "expand_as", "contiguous",
           "movedim", "swapaxes", "detach", "alias", "as_strided", "channel_shuffle",
-          "pixel_shuffle", "pixel_unshuffle", "clone", "to", "float", "half", "type_as", "repeat")
+          "pixel_shuffle", "pixel_unshuffle", "clone", "repeat", "data", "view_as_real",
+          "view_as_complex", "H", "mH", "adjoint", "moveaxis", "swapdims", "ravel", "tile",
+          "atleast_1d", "atleast_2d", "atleast_3d", "squeeze_copy", "broadcast_to")
 
 
 @for_functions(*_VIEWS)

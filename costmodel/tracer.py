@@ -29,10 +29,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from torch.func import functional_call
 from torch.overrides import TorchFunctionMode
 
 MODEL_INPUT = -1  # parent index of a model input
+MODEL_STATE = -2  # parent index of a parameter, buffer or tensor attribute of the model
 
 
 class TraceError(RuntimeError):
@@ -48,6 +48,7 @@ class TensorInfo:
     contiguous: bool = True
     aliases_input: bool = False  # shares storage with an input of the op that produced it (a view)
     stride: Tuple[int, ...] = ()  # element strides (layout), for replaying the op on real tensors
+    state: bool = False  # a parameter / buffer of the model, or computed from them alone
 
     @property
     def numel(self) -> int:
@@ -58,13 +59,15 @@ class TensorInfo:
 
     @property
     def itemsize(self) -> int:
-        return torch.empty((), dtype=self.dtype, device="meta").element_size()
+        return self.dtype.itemsize
 
     @classmethod
-    def of(cls, t: torch.Tensor, inputs: Sequence[torch.Tensor] = ()) -> "TensorInfo":
-        storage = _storage_key(t)
-        aliases = any(_storage_key(i) == storage for i in inputs)
-        return cls(tuple(t.shape), t.dtype, t.is_contiguous(), aliases, tuple(t.stride()))
+    def of(cls, t: torch.Tensor, inputs: Sequence[torch.Tensor] = (), state: bool = False) -> "TensorInfo":
+        aliases = False
+        if inputs:
+            storage = _storage_key(t)
+            aliases = any(_storage_key(i) == storage for i in inputs)
+        return cls(tuple(t.shape), t.dtype, t.is_contiguous(), aliases, tuple(t.stride()), state)
 
 
 @dataclass
@@ -195,21 +198,20 @@ def module_hparams(module: nn.Module) -> Dict[str, Any]:
 class _Recorder(TorchFunctionMode):
     """Collects OpRecords from module hooks and from torch function calls."""
 
-    def __init__(self, model: nn.Module, is_leaf: Callable[[nn.Module], bool]):
+    def __init__(self, model: nn.Module, leaves: set, state: Dict[int, str]):
         super().__init__()
         self.ops: List[OpRecord] = []
         self.producer: Dict[int, int] = {}  # id(tensor) -> index of the op that produced it
         self.keep_alive: List[torch.Tensor] = []  # so ids are not reused during the trace
-        self.param_names: Dict[int, str] = {}  # id(meta parameter) -> qualified name
+        self.param_names = state  # id(meta parameter) -> canonical qualified name
         self.param_used: set = set()
-        self.state_ids: set = set()  # ids of the meta parameters and buffers
+        self.state_ids: set = set()  # ids of the model's meta state and of tensors made from it alone
         self.module_path: Dict[int, str] = {}
-        self.is_leaf = is_leaf
+        self.leaves = leaves  # ids of the modules recorded as one op
         self.stack: List[nn.Module] = []  # modules whose forward is running (innermost last)
         self.leaf_depth = 0
         self.name_counts: Dict[str, int] = defaultdict(int)
-        self.module_params: Dict[int, List[Tuple[str, nn.Parameter]]] = {}
-        for path, mod in model.named_modules():
+        for path, mod in model.named_modules(remove_duplicate=False):
             self.module_path.setdefault(id(mod), path)
         self.handles = []
         for mod in {id(m): m for m in model.modules()}.values():
@@ -223,16 +225,35 @@ class _Recorder(TorchFunctionMode):
         return base if n == 1 else f"{base}:{n}"
 
     def _parents(self, tensors: Sequence[torch.Tensor]) -> List[int]:
-        return [self.producer.get(id(t), MODEL_INPUT) for t in tensors]
+        producer, state = self.producer, self.state_ids
+        return [producer.get(id(t), MODEL_STATE if id(t) in state else MODEL_INPUT) for t in tensors]
 
-    def _activations(self, tensors: Sequence[torch.Tensor]) -> List[torch.Tensor]:
-        """The tensors that are data, not the model's own parameters or buffers."""
-        return [t for t in tensors if id(t) not in self.state_ids]
+    def _infos(self, tensors: Sequence[torch.Tensor]) -> List[TensorInfo]:
+        state = self.state_ids
+        return [TensorInfo.of(t, state=id(t) in state) for t in tensors]
 
-    def _mark_outputs(self, tensors: Sequence[torch.Tensor], index: int):
-        for t in tensors:
-            self.producer[id(t)] = index
+    def _record(self, rec: "OpRecord", inputs: Sequence[torch.Tensor], outs: Sequence[torch.Tensor]):
+        """Append ``rec``; its outputs are model state when every input is (a weight's view ...)."""
+        self.ops.append(rec)
+        from_state = bool(inputs) and all(id(t) in self.state_ids for t in inputs)
+        for t in outs:
+            self.producer[id(t)] = rec.index
             self.keep_alive.append(t)
+            if from_state:
+                self.state_ids.add(id(t))
+            else:
+                self.state_ids.discard(id(t))
+
+    def _use_params(self, named) -> Tuple[Dict[str, Tuple[int, ...]], int]:
+        """Shapes of the parameters an op reads, and how many elements it is the first to read."""
+        params, new = {}, 0
+        for full, p in named:
+            params[full] = tuple(p.shape)
+            key = self.param_names.get(id(p), full)
+            if key not in self.param_used:
+                self.param_used.add(key)
+                new += p.numel()
+        return params, new
 
     def _scope(self) -> str:
         return self.module_path.get(id(self.stack[-1]), "") if self.stack else ""
@@ -240,9 +261,9 @@ class _Recorder(TorchFunctionMode):
     # ------------------------------------------------------------------ module hooks
     def _pre_hook(self, module, args, kwargs):
         self.stack.append(module)
-        if self.leaf_depth or self.is_leaf(module):
+        if self.leaf_depth or id(module) in self.leaves:
             if self.leaf_depth == 0:
-                self._leaf_inputs = self._activations(_flatten_tensors((args, kwargs)))
+                self._leaf_inputs = _flatten_tensors((args, kwargs))
             self.leaf_depth += 1
         return None
 
@@ -256,25 +277,17 @@ class _Recorder(TorchFunctionMode):
         inputs = self._leaf_inputs
         outs = _flatten_tensors(output)
         path = self.module_path.get(id(module), type(module).__name__)
-        params = {}
-        new = 0
-        for pname, p in module.named_parameters():
-            full = f"{path}.{pname}" if path else pname
-            params[full] = tuple(p.shape)
-            key = self.param_names.get(id(p), full)
-            if key not in self.param_used:
-                self.param_used.add(key)
-                new += p.numel()
+        params, new = self._use_params(
+            (f"{path}.{n}" if path else n, p) for n, p in module.named_parameters())
         rec = OpRecord(
             index=len(self.ops), name=self._unique_name(path or type(module).__name__),
             op=type(module).__name__, scope=path, target=module,
-            inputs=[TensorInfo.of(t) for t in inputs],
+            inputs=self._infos(inputs),
             outputs=[TensorInfo.of(t, inputs) for t in outs],
             parents=self._parents(inputs), is_module=True, hparams=module_hparams(module),
             params=params, new_params=new,
             inplace=any(o is i for o in outs for i in inputs))
-        self.ops.append(rec)
-        self._mark_outputs(outs, rec.index)
+        self._record(rec, inputs, outs)
         return None
 
     # ------------------------------------------------------------------ functional calls
@@ -290,32 +303,23 @@ class _Recorder(TorchFunctionMode):
             outs = [args[0]]
         if not outs or short == "__set__":
             return out  # shape queries, dtype lookups...
-        if short == "__get__":  # a tensor-valued property: x.T, x.mT, x.real ...
+        if short == "__get__":  # a tensor-valued property: x.T, x.mT, x.data ...
             short = getattr(getattr(func, "__self__", None), "__name__", "property")
             qual = "Tensor." + short
-        tensors = _flatten_tensors((args, kwargs))
-        inputs = self._activations(tensors)
-        params = {}
-        new = 0
-        for t in tensors:
-            pname = self.param_names.get(id(t))
-            if pname is not None:
-                params[pname] = tuple(t.shape)
-                if pname not in self.param_used:
-                    self.param_used.add(pname)
-                    new += t.numel()
+        inputs = _flatten_tensors((args, kwargs))
+        names = self.param_names
+        params, new = self._use_params((names[id(t)], t) for t in inputs if id(t) in names)
         scope = self._scope()
         base = f"{scope}.{short}" if scope else short
         rec = OpRecord(
             index=len(self.ops), name=self._unique_name(base), op=qual, scope=scope, target=func,
-            inputs=[TensorInfo.of(t) for t in inputs],
+            inputs=self._infos(inputs),
             outputs=[TensorInfo.of(t, inputs) for t in outs],
             parents=self._parents(inputs), is_module=False,
             args=tuple(_describe(a) for a in args), kwargs=_describe(kwargs),
             params=params, new_params=new,
             inplace=short.endswith("_") or short == "setitem" or any(o is i for o in outs for i in inputs))
-        self.ops.append(rec)
-        self._mark_outputs(outs, rec.index)
+        self._record(rec, inputs, outs)
         return out
 
     def remove(self):
@@ -332,15 +336,30 @@ _SHAPE_PRESERVING = (nn.modules.batchnorm._BatchNorm, nn.ReLU, nn.ReLU6, nn.Hard
 
 
 def _fast_forward(module: nn.Module):
-    if getattr(module, "inplace", False):
-        return lambda x, *args, **kwargs: x
-    return lambda x, *args, **kwargs: torch.empty_like(x)
+    """The shape rule of a shape-preserving module; anything it does not recognise (a channel
+    count that does not match, a dtype other than the weights') runs the real forward instead,
+    so errors stay the real ones."""
+    real = module.forward
+    channels = None
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        channels = module.num_features
+    elif isinstance(module, nn.PReLU) and module.num_parameters > 1:
+        channels = module.num_parameters
+    weight = getattr(module, "weight", None)
+    inplace = bool(getattr(module, "inplace", False))
+
+    def forward(x, *args, **kwargs):
+        if (args or kwargs or type(x) is not torch.Tensor or x.dim() < 2
+                or (channels is not None and x.shape[1] != channels)
+                or (weight is not None and weight.dtype != x.dtype)):
+            return real(x, *args, **kwargs)
+        return x if inplace else torch.empty_like(x)
+    return forward
 
 
 @contextlib.contextmanager
-def _fast_shape_rules(model: nn.Module, is_leaf: Callable[[nn.Module], bool]):
-    patched = [m for m in model.modules() if isinstance(m, _SHAPE_PRESERVING) and is_leaf(m)
-               and "forward" not in vars(m)]
+def _fast_shape_rules(modules: Sequence[nn.Module]):
+    patched = [m for m in modules if isinstance(m, _SHAPE_PRESERVING) and "forward" not in vars(m)]
     for m in patched:
         m.forward = _fast_forward(m)
     try:
@@ -350,18 +369,80 @@ def _fast_shape_rules(model: nn.Module, is_leaf: Callable[[nn.Module], bool]):
             del m.forward
 
 
-def _meta_state(model: nn.Module, dtype: Optional[torch.dtype] = None) -> Dict[str, torch.Tensor]:
-    """Meta-device stand-ins for every parameter and buffer (tied weights map to one tensor),
-    floating-point ones cast to ``dtype`` when given (as ``model.to(dtype)`` would)."""
-    state: Dict[str, torch.Tensor] = {}
-    by_id: Dict[int, torch.Tensor] = {}
-    for name, t in list(model.named_parameters(remove_duplicate=False)) + list(
-            model.named_buffers(remove_duplicate=False)):
-        if id(t) not in by_id:
-            dt = dtype if dtype is not None and t.is_floating_point() else t.dtype
-            by_id[id(t)] = torch.empty_strided(t.shape, t.stride(), dtype=dt, device="meta")
-        state[name] = by_id[id(t)]
-    return state
+def _restorable(value) -> bool:
+    return type(value) in (dict, list) or isinstance(value, dict)
+
+
+class _ModelState:
+    """Swap every parameter, buffer and tensor attribute of a model for a meta stand-in, and put
+    the model back *exactly* as it was afterwards, also when the forward fails half way.
+
+    Each module's attribute dictionary is saved shallowly (plus the contents of the dicts and
+    lists it holds: parameters, buffers, submodules, hooks, caches a forward may fill) and
+    restored on exit, so attributes a forward sets or replaces (a cached mask, a lazily built
+    buffer) are undone too.  Shared submodules and tied weights map to one stand-in.
+    """
+
+    def __init__(self, model: nn.Module, dtype: Optional[torch.dtype] = None):
+        self.modules = list({id(m): m for m in model.modules()}.values())
+        self.dtype = dtype
+        self.saved = []
+        self.meta: Dict[int, torch.Tensor] = {}  # id(original) -> stand-in
+        self.names: Dict[int, str] = {}  # id(stand-in parameter) -> canonical name
+
+    def _stand_in(self, t: torch.Tensor, parameter: bool) -> torch.Tensor:
+        m = self.meta.get(id(t))
+        if m is None:
+            dt = self.dtype if self.dtype is not None and t.is_floating_point() else t.dtype
+            m = torch.empty_strided(t.shape, t.stride(), dtype=dt, device="meta")
+            if parameter:
+                m = nn.Parameter(m, requires_grad=t.requires_grad)
+            self.meta[id(t)] = m
+        return m
+
+    def __enter__(self):
+        for m in self.modules:
+            d = m.__dict__
+            self.saved.append((m, dict(d), {k: (v.copy() if type(v) is list else dict(v))
+                                            for k, v in d.items() if _restorable(v)}))
+        try:
+            for m, _, _ in self.saved:
+                for name, p in m._parameters.items():
+                    if p is not None:
+                        m._parameters[name] = self._stand_in(p, True)
+                for name, b in m._buffers.items():
+                    if b is not None:
+                        m._buffers[name] = self._stand_in(b, False)
+                for name, v in list(m.__dict__.items()):
+                    if isinstance(v, torch.Tensor) and not isinstance(v, nn.Parameter):
+                        m.__dict__[name] = self._stand_in(v, False)
+        except BaseException:
+            self.restore()
+            raise
+        return self
+
+    def restore(self):
+        for m, attrs, contents in self.saved:
+            d = m.__dict__
+            for k in [k for k in d if k not in attrs]:
+                del d[k]
+            for k, v in attrs.items():
+                if d.get(k, _MISSING) is not v:
+                    d[k] = v
+            for k, c in contents.items():
+                v = attrs[k]
+                if type(v) is list:
+                    v[:] = c
+                else:
+                    v.clear()
+                    v.update(c)
+
+    def __exit__(self, *exc):
+        self.restore()
+        return False
+
+
+_MISSING = object()
 
 
 def _as_meta_inputs(inputs) -> Tuple[torch.Tensor, ...]:
@@ -383,41 +464,42 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
     trace (the model itself is not changed).
 
     ``is_leaf(module)`` decides which modules are recorded as one op (default: modules without
-    children).  The model runs in eval mode (inference structure: BN uses running statistics,
-    dropout is identity) and is restored to its previous mode afterwards; its parameters are not
-    touched.
+    children); it is asked once per module, before the forward runs.  The model runs in eval
+    mode (inference structure: BN uses running statistics, dropout is identity).  The model is
+    left exactly as it was: its parameters, buffers, their devices and dtypes, its training
+    flags, hooks and attributes, also when the forward fails.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     is_leaf = is_leaf or (lambda m: next(iter(m.children()), None) is None)
     meta_inputs = _as_meta_inputs(inputs)
-    state = _meta_state(model, dtype)
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    rec = _Recorder(model, is_leaf)
-    original = {}
-    for name, p in model.named_parameters(remove_duplicate=False):
-        original.setdefault(id(state[name]), name)
-    rec.param_names = original  # leaf hooks see the swapped-in meta tensors: canonical names
-    rec.state_ids = {id(t) for t in state.values()}
+    state = _ModelState(model, dtype)
+    leaves = [m for m in state.modules if is_leaf(m)]
+    rec = None
     try:
-        with torch.no_grad(), _fast_shape_rules(model, is_leaf), rec:
-            for t in meta_inputs:
-                rec.keep_alive.append(t)
-            output = functional_call(model, state, meta_inputs, tie_weights=True, strict=False)
+        with state:
+            for m in state.modules:
+                m.training = False  # per module: eval() would recurse into every child again
+            names: Dict[int, str] = {}
+            for name, p in model.named_parameters(remove_duplicate=False):
+                names.setdefault(id(p), name)  # the stand-ins: canonical (first) names
+            rec = _Recorder(model, {id(m) for m in leaves}, names)
+            rec.state_ids = {id(t) for t in state.meta.values()}
+            try:
+                with torch.no_grad(), _fast_shape_rules(leaves), rec:
+                    rec.keep_alive.extend(meta_inputs)
+                    output = model(*meta_inputs)
+            finally:
+                rec.remove()
     except TraceError:
         raise
     except Exception as exc:  # name the innermost module that was running
-        failing = rec.stack[-1] if rec.stack else model
-        path = rec.module_path.get(id(failing), "") or "<root>"
+        failing = rec.stack[-1] if rec is not None and rec.stack else model
+        path = (rec.module_path.get(id(failing), "") if rec is not None else "") or "<root>"
         shapes = " x ".join(str(tuple(t.shape)) for t in meta_inputs)
         raise TraceError(
             f"forward failed in layer '{path}' ({type(failing).__name__}) for input shape "
-            f"{shapes}: {type(exc).__name__}: {exc}") from exc
-    finally:
-        rec.remove()
-        for m, training in modes.items():
-            m.training = training  # per module: train() would recurse into every child again
+            f"{shapes}: {type(exc).__name__}: {_first_line(exc)}") from exc
     outs = _flatten_tensors(output)
     if not outs:
         raise TraceError(
@@ -435,3 +517,8 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
                  outputs=[TensorInfo.of(t) for t in outs],
                  output_parents=[rec.producer.get(id(t), MODEL_INPUT) for t in outs],
                  total_params=total, unused_params=unused)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
