@@ -305,6 +305,12 @@ def embedding_bag_function(rec: OpRecord) -> OpCost:
 # ---------------------------------------------------------------------------------------------
 # normalization
 # ---------------------------------------------------------------------------------------------
+def _operand_numel(rec: OpRecord) -> int:
+    """Elements of a functional op's tensor operands after its input (a norm's weight and bias,
+    PReLU's slopes): what it reads besides the data."""
+    return sum(t.numel for t in rec.inputs[1:])
+
+
 @for_modules(nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 def batch_norm_module(rec: OpRecord) -> OpCost:
     return OpCost("norm", fm.batch_norm(rec.input.shape, rec.target.affine))
@@ -324,8 +330,7 @@ def norm_module(rec: OpRecord) -> OpCost:
 
 @for_functions("layer_norm", "group_norm", "instance_norm", "local_response_norm", "normalize")
 def norm_function(rec: OpRecord) -> OpCost:
-    return OpCost("norm", fm.norm_with_statistics(rec.arg(0, "input").shape,
-                                                  sum(fm.numel(s) for s in rec.params.values())))
+    return OpCost("norm", fm.norm_with_statistics(rec.arg(0, "input").shape, _operand_numel(rec)))
 
 
 @for_modules(*([nn.RMSNorm] if hasattr(nn, "RMSNorm") else []))
@@ -335,8 +340,7 @@ def rms_norm_module(rec: OpRecord) -> OpCost:
 
 @for_functions("rms_norm")
 def rms_norm_function(rec: OpRecord) -> OpCost:
-    return OpCost("norm", fm.rms_norm(rec.arg(0, "input").shape,
-                                      sum(fm.numel(s) for s in rec.params.values())))
+    return OpCost("norm", fm.rms_norm(rec.arg(0, "input").shape, _operand_numel(rec)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,9 +368,8 @@ def activation_module(rec: OpRecord) -> OpCost:
 
 @for_functions(*fm.ACTIVATION_FLOPS)
 def activation_function(rec: OpRecord) -> OpCost:
-    name = function_key(rec)
-    params = sum(fm.numel(s) for s in rec.params.values())
-    return OpCost("act", fm.activation(rec.arg(0, "input").shape, name, params))
+    return OpCost("act", fm.activation(rec.arg(0, "input").shape, function_key(rec),
+                                       _operand_numel(rec)))
 
 
 @for_functions("glu")
@@ -517,6 +520,26 @@ def roll_function(rec: OpRecord) -> OpCost:
     return OpCost("shift", fm.cyclic_shift(rec.input.shape))
 
 
+@for_functions("fold")
+def fold_function(rec: OpRecord) -> OpCost:
+    """``F.fold`` (col2im, VOLO's outlook attention): every block element is accumulated into
+    the zero-initialized output, one add each (those landing in the padding included):
+    flops |x|, MAC |x| + |y|."""
+    return OpCost("copy", Cost(flops=rec.input.numel, mac=rec.input.numel + rec.output.numel))
+
+
+@for_functions("flip", "fliplr", "flipud", "rot90")
+def flip_function(rec: OpRecord) -> OpCost:
+    """Reverse (or rotate) along some dimensions: every element moved, MAC 2|x|."""
+    return OpCost("copy", fm.copy(rec.input.shape))
+
+
+@for_functions("one_hot")
+def one_hot_function(rec: OpRecord) -> OpCost:
+    """Read each class index, write its one-hot row: MAC |idx| + |y|."""
+    return OpCost("copy", Cost(mac=rec.input.numel + rec.output.numel))
+
+
 @for_functions("triu", "tril")
 def triangle_function(rec: OpRecord) -> OpCost:
     """Keep one triangle, zero the other: a masked copy, MAC 2|x|."""
@@ -548,7 +571,8 @@ _VIEWS = ("view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "s
           "movedim", "swapaxes", "detach", "alias", "as_strided", "channel_shuffle",
           "pixel_shuffle", "pixel_unshuffle", "clone", "repeat", "data", "view_as_real",
           "view_as_complex", "H", "mH", "adjoint", "moveaxis", "swapdims", "ravel", "tile",
-          "atleast_1d", "atleast_2d", "atleast_3d", "squeeze_copy", "broadcast_to")
+          "atleast_1d", "atleast_2d", "atleast_3d", "squeeze_copy", "broadcast_to", "meshgrid",
+          "broadcast_tensors")
 
 
 @for_functions(*_VIEWS)

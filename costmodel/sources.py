@@ -192,6 +192,9 @@ def default_input_shape(spec: str, model: Optional[nn.Module] = None) -> Tuple[i
         if size and len(size) == 3:
             return (1,) + tuple(int(s) for s in size)
     if source == "torchvision":
+        size = getattr(model, "image_size", None)  # ViTs are built for one size (224 unweighted)
+        if isinstance(size, int):
+            return (1, 3, size, size)
         return _torchvision_shape(name)
     if source == "pytorchcv" and model is not None:
         size = getattr(model, "in_size", None)

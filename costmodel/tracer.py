@@ -31,6 +31,8 @@ import torch
 import torch.nn as nn
 from torch.overrides import TorchFunctionMode
 
+from costmodel import shape_rules
+
 MODEL_INPUT = -1  # parent index of a model input
 MODEL_STATE = -2  # parent index of a parameter, buffer or tensor attribute of the model
 
@@ -260,6 +262,10 @@ class _Recorder(TorchFunctionMode):
 
     # ------------------------------------------------------------------ module hooks
     def _pre_hook(self, module, args, kwargs):
+        with torch._C.DisableTorchFunction():  # our own tensor queries are not the model's ops
+            return self._enter(module, args, kwargs)
+
+    def _enter(self, module, args, kwargs):
         self.stack.append(module)
         if self.leaf_depth or id(module) in self.leaves:
             if self.leaf_depth == 0:
@@ -268,6 +274,10 @@ class _Recorder(TorchFunctionMode):
         return None
 
     def _post_hook(self, module, args, kwargs, output):
+        with torch._C.DisableTorchFunction():
+            return self._exit(module, output)
+
+    def _exit(self, module, output):
         self.stack.pop()
         if not self.leaf_depth:
             return None
@@ -293,7 +303,7 @@ class _Recorder(TorchFunctionMode):
     # ------------------------------------------------------------------ functional calls
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = _META_CACHE.call(func, args, kwargs)
         if self.leaf_depth:
             return out
         qual, short = _qualified_name(func)
@@ -327,46 +337,115 @@ class _Recorder(TorchFunctionMode):
             h.remove()
 
 
-#: leaf modules whose output has the input's shape, dtype and layout, and whose meta kernels are
-#: slow Python decompositions: while tracing, their forward becomes ``empty_like`` (or returns the
-#: input itself for ``inplace=True``, so in-place data flow is kept).
-_SHAPE_PRESERVING = (nn.modules.batchnorm._BatchNorm, nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.LeakyReLU,
-                     nn.ELU, nn.Sigmoid, nn.Tanh, nn.Hardsigmoid, nn.SiLU, nn.Hardswish, nn.Mish,
-                     nn.GELU, nn.PReLU)
+class _MetaCache:
+    """Output metadata of meta-kernel calls, by call signature.
+
+    On the meta device an op's outputs (shapes, strides, dtypes) are a function of its inputs'
+    metadata and its other arguments alone, and many of torch's meta kernels are slow Python
+    decompositions (``layer_norm`` ~0.7 ms, attention ~1 ms a call).  Networks repeat the same
+    calls on the same shapes (every block of a stage, every layer of a transformer), so the first
+    call of a signature runs the real kernel and later ones get fresh tensors of the recorded
+    metadata.  Calls are never replayed from the cache when an output is on another device, is
+    one of the inputs or shares storage with one (views, in-place ops, ``contiguous`` of a
+    contiguous tensor): a function that ever returned such an output always runs.
+    """
+
+    LIMIT = 100_000
+
+    def __init__(self):
+        self.table: Dict[tuple, Any] = {}
+        self.always_run: set = set()  # functions that returned an input, a view or no tensor
+
+    def clear(self):
+        self.table.clear()
+        self.always_run.clear()
+
+    def call(self, func, args, kwargs):
+        rule = shape_rules.RULES.get(func)
+        if rule is not None:
+            try:
+                out = rule(*args, **kwargs)
+            except TypeError:  # arguments the rule does not know: the real kernel decides
+                out = shape_rules.NO_RULE
+            if out is not shape_rules.NO_RULE:
+                return out
+        if func in self.always_run:
+            return func(*args, **kwargs)
+        try:
+            key = (func, _signature(args), _signature(kwargs))
+            hash(key)
+        except TypeError:  # an unhashable argument (a slice before Python 3.12 ...)
+            return func(*args, **kwargs)
+        template = self.table.get(key)
+        if template is not None:
+            return _rebuild(template)
+        out = func(*args, **kwargs)
+        template = _template(out)
+        if template is None or _aliases(out, args, kwargs):
+            self.always_run.add(func)
+        else:
+            if len(self.table) >= self.LIMIT:
+                self.table.clear()
+            self.table[key] = template
+        return out
 
 
-def _fast_forward(module: nn.Module):
-    """The shape rule of a shape-preserving module; anything it does not recognise (a channel
-    count that does not match, a dtype other than the weights') runs the real forward instead,
-    so errors stay the real ones."""
-    real = module.forward
-    channels = None
-    if isinstance(module, nn.modules.batchnorm._BatchNorm):
-        channels = module.num_features
-    elif isinstance(module, nn.PReLU) and module.num_parameters > 1:
-        channels = module.num_parameters
-    weight = getattr(module, "weight", None)
-    inplace = bool(getattr(module, "inplace", False))
-
-    def forward(x, *args, **kwargs):
-        if (args or kwargs or type(x) is not torch.Tensor or x.dim() < 2
-                or (channels is not None and x.shape[1] != channels)
-                or (weight is not None and weight.dtype != x.dtype)):
-            return real(x, *args, **kwargs)
-        return x if inplace else torch.empty_like(x)
-    return forward
+def _signature(obj):
+    """A hashable description of call arguments: tensors by metadata, scalars with their type."""
+    if isinstance(obj, torch.Tensor):
+        return (obj.shape, obj.stride(), obj.dtype, obj.device.type)
+    if isinstance(obj, (list, tuple)):
+        return (type(obj), tuple(_signature(o) for o in obj))
+    if isinstance(obj, dict):
+        return tuple((k, _signature(v)) for k, v in obj.items())
+    return (type(obj), obj)
 
 
-@contextlib.contextmanager
-def _fast_shape_rules(modules: Sequence[nn.Module]):
-    patched = [m for m in modules if isinstance(m, _SHAPE_PRESERVING) and "forward" not in vars(m)]
-    for m in patched:
-        m.forward = _fast_forward(m)
-    try:
-        yield
-    finally:
-        for m in patched:
-            del m.forward
+def _template(out):
+    """Metadata from which :func:`_rebuild` makes an equivalent output, or None."""
+    if isinstance(out, torch.Tensor):
+        if type(out) is not torch.Tensor or out.device.type != "meta" or out.requires_grad:
+            return None
+        return ("T", tuple(out.shape), out.stride(), out.dtype)
+    if out is None:
+        return ("N",)
+    if isinstance(out, (tuple, list)) and out:
+        items = [_template(o) for o in out]
+        if any(i is None for i in items):
+            return None
+        return ("S", type(out), tuple(items))
+    return None
+
+
+def _rebuild(template):
+    kind = template[0]
+    if kind == "T":
+        return torch.empty_strided(template[1], template[2], dtype=template[3], device="meta")
+    if kind == "N":
+        return None
+    seq_type, items = template[1], [_rebuild(t) for t in template[2]]
+    if hasattr(seq_type, "_fields"):  # a namedtuple
+        return seq_type(*items)
+    return seq_type(items)
+
+
+def _aliases(out, args, kwargs) -> bool:
+    """An output is an input, or shares storage with one."""
+    outs = _flatten_tensors(out)
+    ins = _flatten_tensors((args, kwargs))
+    if any(o is i for o in outs for i in ins):
+        return True
+    storages = {_storage_key(i) for i in ins}
+    return any(_storage_key(o) in storages for o in outs)
+
+
+_META_CACHE = _MetaCache()
+
+
+def clear_cache() -> None:
+    """Forget every cached meta-kernel result (see :class:`_MetaCache`): the next trace runs
+    every kernel once again (what the analysis-speed benchmark times as a first analysis)."""
+    _META_CACHE.clear()
 
 
 def _restorable(value) -> bool:
@@ -383,9 +462,11 @@ class _ModelState:
     buffer) are undone too.  Shared submodules and tied weights map to one stand-in.
     """
 
-    def __init__(self, model: nn.Module, dtype: Optional[torch.dtype] = None):
+    def __init__(self, model: nn.Module, dtype: Optional[torch.dtype] = None,
+                 requires_grad: bool = True):
         self.modules = list({id(m): m for m in model.modules()}.values())
         self.dtype = dtype
+        self.requires_grad = requires_grad  # False: stand-in parameters never require grad
         self.saved = []
         self.meta: Dict[int, torch.Tensor] = {}  # id(original) -> stand-in
         self.names: Dict[int, str] = {}  # id(stand-in parameter) -> canonical name
@@ -396,7 +477,7 @@ class _ModelState:
             dt = self.dtype if self.dtype is not None and t.is_floating_point() else t.dtype
             m = torch.empty_strided(t.shape, t.stride(), dtype=dt, device="meta")
             if parameter:
-                m = nn.Parameter(m, requires_grad=t.requires_grad)
+                m = nn.Parameter(m, requires_grad=t.requires_grad and self.requires_grad)
             self.meta[id(t)] = m
         return m
 
@@ -486,7 +567,7 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
             rec = _Recorder(model, {id(m) for m in leaves}, names)
             rec.state_ids = {id(t) for t in state.meta.values()}
             try:
-                with torch.no_grad(), _fast_shape_rules(leaves), rec:
+                with torch.no_grad(), rec:
                     rec.keep_alive.extend(meta_inputs)
                     output = model(*meta_inputs)
             finally:

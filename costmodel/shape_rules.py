@@ -1,0 +1,205 @@
+"""Fast shape rules for the slowest meta kernels.
+
+On the meta device torch computes an op's output metadata with its meta kernel; for
+normalization, linear layers, GELU-like activations and broadcasting arithmetic these are
+Python decompositions that take 0.1-1 ms a call (``batch_norm`` ~0.5 ms, ``layer_norm`` ~0.7 ms,
+``hardswish`` ~1 ms), more than everything else the tracer does.  Each rule here gives the same
+output (shape, strides, dtype) in microseconds for the common case: standard-contiguous inputs
+(and channels-last for batch norm), matching shapes and dtypes.  Anything else - a wrong channel
+count, a dtype mix, an odd layout - returns :data:`NO_RULE` and the real kernel runs, so errors
+and unusual layouts stay exactly torch's.  The tests compare every rule with the real kernel.
+
+A rule takes the function's own arguments and returns the output, or :data:`NO_RULE` (an
+argument it does not know raises ``TypeError``, which the caller treats as :data:`NO_RULE`).
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+NO_RULE = object()
+_META = torch.device("meta")
+
+
+def _plain(t) -> bool:
+    """A standard-contiguous meta tensor of the plain Tensor type."""
+    return type(t) is torch.Tensor and t.device == _META and t.is_contiguous()
+
+
+def _fresh(shape, dtype) -> torch.Tensor:
+    return torch.empty(shape, dtype=dtype, device=_META)
+
+
+def _same_as(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty(x.shape, dtype=x.dtype, device=_META)
+
+
+def _vector_ok(t, c: int, dtype) -> bool:
+    return t is None or (isinstance(t, torch.Tensor) and t.dtype == dtype and tuple(t.shape) == (c,))
+
+
+# ---------------------------------------------------------------------------------------------
+# normalization
+# ---------------------------------------------------------------------------------------------
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    if training or type(input) is not torch.Tensor or input.device != _META or input.dim() < 2:
+        return NO_RULE
+    if running_mean is None or running_var is None:
+        return NO_RULE
+    c = input.shape[1]
+    if not all(_vector_ok(t, c, input.dtype) for t in (running_mean, running_var, weight, bias)):
+        return NO_RULE
+    if input.is_contiguous():
+        return _same_as(input)
+    if input.dim() == 4 and input.is_contiguous(memory_format=torch.channels_last):
+        return torch.empty_like(input)  # the kernel keeps channels-last
+    return NO_RULE
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if not _plain(input):
+        return NO_RULE
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not ns or input.dim() < len(ns) or tuple(input.shape[-len(ns):]) != ns:
+        return NO_RULE
+    for t in (weight, bias):
+        if t is not None and (not isinstance(t, torch.Tensor) or tuple(t.shape) != ns
+                              or t.dtype != input.dtype):
+            return NO_RULE
+    return _same_as(input)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if not _plain(input) or input.dim() < 2 or not isinstance(num_groups, int) or num_groups <= 0:
+        return NO_RULE
+    c = input.shape[1]
+    if c % num_groups or input.numel() == 0:
+        return NO_RULE
+    if not all(_vector_ok(t, c, input.dtype) for t in (weight, bias)):
+        return NO_RULE
+    return _same_as(input)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    return layer_norm(input, normalized_shape, weight, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# linear
+# ---------------------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    if not (_plain(input) and type(weight) in (torch.Tensor, torch.nn.Parameter)
+            and weight.device == _META and weight.dim() == 2 and input.dim() >= 2):
+        return NO_RULE
+    out, inp = weight.shape
+    if input.shape[-1] != inp or weight.dtype != input.dtype:
+        return NO_RULE
+    if bias is not None and (not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (out,)
+                             or bias.dtype != input.dtype):
+        return NO_RULE
+    return _fresh(tuple(input.shape[:-1]) + (out,), input.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# element-wise
+# ---------------------------------------------------------------------------------------------
+def _unary(input, *args, inplace=False, **kwargs):
+    if args or kwargs or not _plain(input) or not input.dtype.is_floating_point:
+        return NO_RULE
+    return input if inplace else _same_as(input)
+
+
+def _unary_positional_inplace(index: int) -> Callable:
+    """A unary activation whose ``inplace`` flag may come positionally at ``index``."""
+    def rule(input, *args, **kwargs):
+        inplace = kwargs.pop("inplace", args[index - 1] if len(args) >= index else False)
+        if not isinstance(inplace, bool):
+            return NO_RULE
+        return _unary(input, inplace=inplace)
+    return rule
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        return NO_RULE
+    return _unary(input)
+
+
+def _scalar_ok(v) -> bool:
+    return isinstance(v, numbers.Number) and not isinstance(v, complex)
+
+
+def _broadcast(a: Sequence[int], b: Sequence[int]) -> Optional[Tuple[int, ...]]:
+    n = max(len(a), len(b))
+    a = (1,) * (n - len(a)) + tuple(a)
+    b = (1,) * (n - len(b)) + tuple(b)
+    out = []
+    for x, y in zip(a, b):
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            return None
+    return tuple(out)
+
+
+def _binary(a, b):
+    """Out-of-place arithmetic of contiguous float tensors (or a tensor and a scalar)."""
+    ta, tb = isinstance(a, torch.Tensor), isinstance(b, torch.Tensor)
+    if ta and not _plain(a) or tb and not _plain(b) or not (ta or tb):
+        return NO_RULE
+    if (not ta and not _scalar_ok(a)) or (not tb and not _scalar_ok(b)):
+        return NO_RULE
+    for t in (a, b):
+        if isinstance(t, torch.Tensor) and not t.dtype.is_floating_point:
+            return NO_RULE
+    if ta and tb:
+        if a.dtype != b.dtype:
+            return NO_RULE
+        shape = _broadcast(a.shape, b.shape)
+        if shape is None:
+            return NO_RULE
+        return _fresh(shape, a.dtype)
+    t = a if ta else b
+    return _same_as(t)
+
+
+def add(input, other, *, alpha=1, out=None):
+    if out is not None or not _scalar_ok(alpha):
+        return NO_RULE
+    return _binary(input, other)
+
+
+def binary(input, other, *, out=None):
+    if out is not None:
+        return NO_RULE
+    return _binary(input, other)
+
+
+def reflected(self, other):
+    return _binary(other, self)
+
+
+#: function -> rule; the Tensor method, the torch function and the operator share a rule
+RULES: Dict[Callable, Callable] = {
+    F.batch_norm: batch_norm, F.layer_norm: layer_norm, F.group_norm: group_norm,
+    F.linear: linear, torch._C._nn.linear: linear,
+    F.gelu: gelu, torch._C._nn.gelu: gelu,
+    F.relu: _unary_positional_inplace(1), F.relu6: _unary_positional_inplace(1),
+    F.silu: _unary_positional_inplace(1), F.hardswish: _unary_positional_inplace(1),
+    F.hardsigmoid: _unary_positional_inplace(1), F.mish: _unary_positional_inplace(1),
+    torch.relu: _unary, torch.Tensor.relu: _unary, torch.sigmoid: _unary,
+    torch.Tensor.sigmoid: _unary, torch.tanh: _unary, torch.Tensor.tanh: _unary,
+    torch.add: add, torch.Tensor.add: add, torch.Tensor.__add__: add,
+    torch.sub: add, torch.Tensor.sub: add, torch.Tensor.__sub__: add,
+    torch.mul: binary, torch.Tensor.mul: binary, torch.Tensor.__mul__: binary,
+    torch.Tensor.__rmul__: reflected, torch.Tensor.__radd__: reflected,
+    torch.div: binary, torch.Tensor.div: binary, torch.Tensor.__truediv__: binary,
+}
+if hasattr(F, "rms_norm"):
+    RULES[F.rms_norm] = rms_norm

@@ -1,0 +1,148 @@
+"""The tracer's fast shape rules and meta-kernel cache give exactly what torch's own meta kernels
+give (shape, strides, dtype, aliasing), or step aside and let the real kernel run."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import costmodel
+from costmodel import shape_rules
+from costmodel.tracer import _MetaCache
+
+
+def meta(*shape, dtype=torch.float32, channels_last=False):
+    t = torch.empty(*shape, dtype=dtype, device="meta")
+    return t.to(memory_format=torch.channels_last) if channels_last else t
+
+
+def same(a, b):
+    if isinstance(a, torch.Tensor):
+        return (isinstance(b, torch.Tensor) and a.shape == b.shape and a.stride() == b.stride()
+                and a.dtype == b.dtype and a.device == b.device)
+    return a is None and b is None
+
+
+def run_real(func, args, kwargs):
+    try:
+        return func(*args, **kwargs), None
+    except Exception as exc:
+        return None, type(exc)
+
+
+C = 8
+X = meta(2, C, 5, 6)
+XCL = meta(2, C, 5, 6, channels_last=True)
+XT = X.transpose(2, 3)  # not contiguous
+V = meta(C)
+CASES = [
+    (F.batch_norm, (X, V, V, V, V), {}),
+    (F.batch_norm, (XCL, V, V, V, V), {}),
+    (F.batch_norm, (XT, V, V, None, None), {}),
+    (F.batch_norm, (X, meta(C + 1), meta(C + 1)), {}),                 # wrong channels: error
+    (F.batch_norm, (X, V, V), {"training": True}),
+    (F.batch_norm, (meta(3, C), V, V, V, V), {}),
+    (F.batch_norm, (X.half(), V, V, V, V), {}),                         # dtype mix
+    (F.layer_norm, (meta(2, 7, 16), (16,), meta(16), meta(16)), {}),
+    (F.layer_norm, (meta(2, 7, 16), [7, 16]), {}),
+    (F.layer_norm, (meta(2, 7, 16), (8,)), {}),                        # wrong shape: error
+    (F.layer_norm, (meta(2, 16, 7).transpose(1, 2), (16,)), {}),
+    (F.group_norm, (X, 4, V, V), {}),
+    (F.group_norm, (X, 3, V, V), {}),                                  # 8 % 3: error
+    (F.linear, (meta(4, 16), meta(10, 16), meta(10)), {}),
+    (F.linear, (meta(2, 3, 16), meta(10, 16)), {}),
+    (F.linear, (meta(2, 3, 16), meta(10, 15)), {}),                    # mismatch: error
+    (F.linear, (meta(16, 3).t(), meta(10, 3)), {}),
+    (F.linear, (meta(16), meta(10, 16)), {}),                          # 1-D input
+    (F.gelu, (X,), {}), (F.gelu, (X,), {"approximate": "tanh"}), (F.gelu, (XT,), {}),
+    (F.relu, (X,), {}), (F.relu, (XT,), {}), (F.silu, (X,), {}), (F.hardswish, (XCL,), {}),
+    (F.relu6, (X,), {}), (F.hardsigmoid, (X,), {}), (F.mish, (X,), {}),
+    (torch.sigmoid, (X,), {}), (torch.Tensor.sigmoid, (X,), {}), (torch.tanh, (X,), {}),
+    (torch.relu, (meta(3, 4, dtype=torch.long),), {}),
+    (torch.add, (X, X), {}), (torch.add, (X, meta(1, C, 1, 1)), {"alpha": 2}),
+    (torch.Tensor.__add__, (X, 1.5), {}), (torch.Tensor.__radd__, (X, 2), {}),
+    (torch.Tensor.__mul__, (meta(5, 6), meta(C, 1, 1)), {}),
+    (torch.Tensor.__mul__, (X, meta(3)), {}),                          # no broadcast: error
+    (torch.Tensor.__rmul__, (X, 0.5), {}), (torch.mul, (X, XT), {}),
+    (torch.Tensor.__truediv__, (X, 3), {}), (torch.div, (X, X), {"rounding_mode": "floor"}),
+    (torch.Tensor.__truediv__, (meta(3, dtype=torch.long), 2), {}),   # int / int -> float
+    (torch.Tensor.__add__, (X.half(), X), {}),                          # promotion
+    (torch.Tensor.__add__, (X, meta((), dtype=torch.float64)), {}),     # 0-dim other dtype
+    (torch.sub, (X, X), {}), (torch.Tensor.__sub__, (X, 1), {}),
+]
+
+
+@pytest.mark.parametrize("func,args,kwargs", CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
+def test_rule_equals_the_real_meta_kernel(func, args, kwargs):
+    rule = shape_rules.RULES[func]
+    real, err = run_real(func, args, kwargs)
+    try:
+        fast = rule(*args, **kwargs)
+    except TypeError:
+        fast = shape_rules.NO_RULE
+    if err is not None:
+        assert fast is shape_rules.NO_RULE, "a rule must not hide the kernel's error"
+        return
+    if fast is not shape_rules.NO_RULE:
+        assert same(fast, real)
+
+
+@pytest.mark.parametrize("func", [F.relu, F.silu, F.hardswish, F.relu6])
+def test_inplace_rules_return_the_input(func):
+    x = meta(2, 3, 4)
+    assert shape_rules.RULES[func](x, inplace=True) is x
+    assert shape_rules.RULES[func](x, True) is x
+    assert func(x, inplace=True) is x
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=4),
+       st.lists(st.integers(1, 4), min_size=1, max_size=4),
+       st.sampled_from([torch.add, torch.Tensor.__mul__, torch.sub, torch.Tensor.__truediv__]))
+def test_broadcasting_rule_matches_torch(a, b, func):
+    x, y = meta(*a), meta(*b)
+    real, err = run_real(func, (x, y), {})
+    fast = shape_rules.RULES[func](x, y)
+    if err is not None:
+        assert fast is shape_rules.NO_RULE
+    else:
+        assert same(fast, real)
+
+
+def test_cache_replays_fresh_outputs_and_never_views():
+    cache = _MetaCache()
+    x = meta(2, 8, 4, 4)
+    w = meta(8, 8, 3, 3)
+    a = cache.call(F.conv2d, (x, w), {"padding": 1})
+    b = cache.call(F.conv2d, (x, w), {"padding": 1})
+    assert a is not b and same(a, b) and same(a, F.conv2d(x, w, padding=1))
+    assert len(cache.table) == 1
+    v = cache.call(torch.Tensor.view, (x, 2, -1), {})
+    assert v.untyped_storage()._cdata == x.untyped_storage()._cdata  # a real view
+    assert torch.Tensor.view in cache.always_run
+    c = cache.call(torch.Tensor.contiguous, (x,), {})
+    assert c is x and torch.Tensor.contiguous in cache.always_run
+    # a scalar's type is part of the signature: int * int stays int, int * float does not
+    ids = meta(3, dtype=torch.long)
+    assert cache.call(torch.Tensor.__mul__, (ids, 2), {}).dtype == torch.long
+    assert cache.call(torch.Tensor.__mul__, (ids, 2.0), {}).dtype == torch.float32
+
+
+@pytest.mark.parametrize("name", ["resnet50", "mobilenet_v3_small", "shufflenet_v2_x1_0",
+                                  "mixnet_s", "efficientnet_b0"])
+def test_rules_and_cache_do_not_change_any_count(name, monkeypatch):
+    """The whole report is identical with the fast paths and with torch's kernels alone."""
+    model = costmodel.zoo.create(name).eval()
+    shape = costmodel.zoo.entry(name).input_shape
+    costmodel.tracer.clear_cache()
+    fast = costmodel.analyze(model, shape).layers
+    fast_ops = [(r.inputs, r.outputs) for r in costmodel.trace(
+        model, meta(*shape), is_leaf=costmodel.handles.has_module_handle).ops]
+    monkeypatch.setattr(costmodel.tracer._META_CACHE, "call",
+                        lambda func, args, kwargs: func(*args, **kwargs))  # torch's kernels only
+    slow = costmodel.analyze(model, shape).layers
+    slow_ops = [(r.inputs, r.outputs) for r in costmodel.trace(
+        model, meta(*shape), is_leaf=costmodel.handles.has_module_handle).ops]
+    assert fast.equals(slow)
+    assert fast_ops == slow_ops  # every tensor's shape, strides, dtype and aliasing
