@@ -22,8 +22,7 @@ and residuals.
 """
 from __future__ import annotations
 
-import contextlib
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -200,7 +199,7 @@ def module_hparams(module: nn.Module) -> Dict[str, Any]:
 class _Recorder(TorchFunctionMode):
     """Collects OpRecords from module hooks and from torch function calls."""
 
-    def __init__(self, model: nn.Module, leaves: set, state: Dict[int, str]):
+    def __init__(self, named: List[Tuple[str, nn.Module]], leaves: set, state: Dict[int, str]):
         super().__init__()
         self.ops: List[OpRecord] = []
         self.producer: Dict[int, int] = {}  # id(tensor) -> index of the op that produced it
@@ -213,10 +212,10 @@ class _Recorder(TorchFunctionMode):
         self.stack: List[nn.Module] = []  # modules whose forward is running (innermost last)
         self.leaf_depth = 0
         self.name_counts: Dict[str, int] = defaultdict(int)
-        for path, mod in model.named_modules(remove_duplicate=False):
+        for path, mod in named:
             self.module_path.setdefault(id(mod), path)
         self.handles = []
-        for mod in {id(m): m for m in model.modules()}.values():
+        for mod in {id(m): m for _, m in named}.values():
             self.handles.append(mod.register_forward_pre_hook(self._pre_hook, with_kwargs=True))
             self.handles.append(mod.register_forward_hook(self._post_hook, with_kwargs=True))
 
@@ -448,10 +447,6 @@ def clear_cache() -> None:
     _META_CACHE.clear()
 
 
-def _restorable(value) -> bool:
-    return type(value) in (dict, list) or isinstance(value, dict)
-
-
 class _ModelState:
     """Swap every parameter, buffer and tensor attribute of a model for a meta stand-in, and put
     the model back *exactly* as it was afterwards, also when the forward fails half way.
@@ -460,16 +455,19 @@ class _ModelState:
     lists it holds: parameters, buffers, submodules, hooks, caches a forward may fill) and
     restored on exit, so attributes a forward sets or replaces (a cached mask, a lazily built
     buffer) are undone too.  Shared submodules and tied weights map to one stand-in.
+    ``names`` maps each stand-in parameter to its canonical (first) qualified name.
     """
 
     def __init__(self, model: nn.Module, dtype: Optional[torch.dtype] = None,
-                 requires_grad: bool = True):
-        self.modules = list({id(m): m for m in model.modules()}.values())
+                 requires_grad: bool = True, named: Optional[list] = None):
+        self.named = named if named is not None else list(model.named_modules(remove_duplicate=False))
+        self.modules = list({id(m): m for _, m in self.named}.values())
         self.dtype = dtype
         self.requires_grad = requires_grad  # False: stand-in parameters never require grad
         self.saved = []
         self.meta: Dict[int, torch.Tensor] = {}  # id(original) -> stand-in
         self.names: Dict[int, str] = {}  # id(stand-in parameter) -> canonical name
+        self.originals: Dict[str, nn.Parameter] = {}  # canonical name -> the model's parameter
 
     def _stand_in(self, t: torch.Tensor, parameter: bool) -> torch.Tensor:
         m = self.meta.get(id(t))
@@ -482,21 +480,38 @@ class _ModelState:
         return m
 
     def __enter__(self):
+        tensor_attrs = []
         for m in self.modules:
-            d = m.__dict__
-            self.saved.append((m, dict(d), {k: (v.copy() if type(v) is list else dict(v))
-                                            for k, v in d.items() if _restorable(v)}))
+            attrs = m.__dict__.copy()
+            contents = []
+            for k, v in attrs.items():
+                t = type(v)
+                if t is dict or t is OrderedDict:
+                    contents.append((v, v.copy() if v else None))
+                elif t is list:
+                    contents.append((v, v[:] if v else None))
+                elif isinstance(v, torch.Tensor) and not isinstance(v, nn.Parameter):
+                    tensor_attrs.append((m, k, v))
+            self.saved.append((m, attrs, contents))
+        first = {}
+        for path, m in self.named:
+            for name, p in m._parameters.items():
+                if p is not None and id(p) not in first:
+                    first[id(p)] = f"{path}.{name}" if path else name
+                    self.originals[first[id(p)]] = p
         try:
-            for m, _, _ in self.saved:
-                for name, p in m._parameters.items():
+            for m in self.modules:
+                params = m._parameters
+                for name, p in params.items():
                     if p is not None:
-                        m._parameters[name] = self._stand_in(p, True)
-                for name, b in m._buffers.items():
+                        params[name] = stand_in = self._stand_in(p, True)
+                        self.names[id(stand_in)] = first[id(p)]
+                buffers = m._buffers
+                for name, b in buffers.items():
                     if b is not None:
-                        m._buffers[name] = self._stand_in(b, False)
-                for name, v in list(m.__dict__.items()):
-                    if isinstance(v, torch.Tensor) and not isinstance(v, nn.Parameter):
-                        m.__dict__[name] = self._stand_in(v, False)
+                        buffers[name] = self._stand_in(b, False)
+            for m, k, v in tensor_attrs:
+                m.__dict__[k] = self._stand_in(v, False)
         except BaseException:
             self.restore()
             raise
@@ -505,16 +520,20 @@ class _ModelState:
     def restore(self):
         for m, attrs, contents in self.saved:
             d = m.__dict__
-            for k in [k for k in d if k not in attrs]:
-                del d[k]
+            if len(d) != len(attrs):
+                for k in d.keys() - attrs.keys():
+                    del d[k]
             for k, v in attrs.items():
                 if d.get(k, _MISSING) is not v:
                     d[k] = v
-            for k, c in contents.items():
-                v = attrs[k]
-                if type(v) is list:
-                    v[:] = c
-                else:
+            for v, c in contents:
+                if c is None:
+                    if v:
+                        v.clear()
+                elif type(v) is list:
+                    if len(v) != len(c) or any(a is not b for a, b in zip(v, c)):
+                        v[:] = c
+                elif len(v) != len(c) or any(v.get(k, _MISSING) is not x for k, x in c.items()):
                     v.clear()
                     v.update(c)
 
@@ -554,17 +573,15 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
         raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
     is_leaf = is_leaf or (lambda m: next(iter(m.children()), None) is None)
     meta_inputs = _as_meta_inputs(inputs)
-    state = _ModelState(model, dtype)
-    leaves = [m for m in state.modules if is_leaf(m)]
+    named = list(model.named_modules(remove_duplicate=False))
+    state = _ModelState(model, dtype, named=named)
+    leaves = {id(m) for m in state.modules if is_leaf(m)}
     rec = None
     try:
         with state:
             for m in state.modules:
                 m.training = False  # per module: eval() would recurse into every child again
-            names: Dict[int, str] = {}
-            for name, p in model.named_parameters(remove_duplicate=False):
-                names.setdefault(id(p), name)  # the stand-ins: canonical (first) names
-            rec = _Recorder(model, {id(m) for m in leaves}, names)
+            rec = _Recorder(named, leaves, state.names)
             rec.state_ids = {id(t) for t in state.meta.values()}
             try:
                 with torch.no_grad(), rec:
@@ -586,14 +603,8 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
         raise TraceError(
             f"the model's forward returned {type(output).__name__}, not a tensor (or a tuple, "
             f"list or dict of tensors); costmodel needs tensor outputs to follow the data flow")
-    seen, total, unused = set(), 0, {}
-    for name, p in model.named_parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        total += p.numel()
-        if name not in rec.param_used:
-            unused[name] = p.numel()
+    total = sum(p.numel() for p in state.originals.values())
+    unused = {name: p.numel() for name, p in state.originals.items() if name not in rec.param_used}
     return Graph(ops=rec.ops, inputs=[TensorInfo.of(t) for t in meta_inputs],
                  outputs=[TensorInfo.of(t) for t in outs],
                  output_parents=[rec.producer.get(id(t), MODEL_INPUT) for t in outs],
