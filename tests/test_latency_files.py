@@ -1,0 +1,160 @@
+"""Hostile latency files: every reader of profiles, timing files, sample files and report folders
+refuses what cannot be right with a one-line error of its module's class, never a traceback from
+deep inside, a half-written file or a wrong number.
+
+Each test builds its hostile input and checks the specific error; nothing here times anything.
+"""
+import json
+import os
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn as nn
+
+from costmodel import cli, fileio
+from costmodel.latency import machine, predict, timings
+from costmodel.latency.profile import DeviceProfile, ProfileError
+from costmodel.latency.timings import TimingFileError
+
+DEEP = "[" * 100_000 + "]" * 100_000
+needs_dev_zero = pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+
+def profile_dict():
+    """A valid hand-made profile (one thread)."""
+    return {"format": "costmodel-profile", "version": 1,
+            "machine": {"cpu_model": "Test CPU", "arch": "x86_64", "torch": "0.0-test"},
+            "calibration": {"seed": 1},
+            "threads": {"1": {
+                "ops": {"default": {"type": "linear", "features": ["one", "madds"],
+                                    "coef": [1e-3, 1e-9]},
+                        "conv": {"type": "roofline", "peak_madds_per_ms": 1e7,
+                                 "bandwidth_bytes_per_ms": 1e7, "overhead_ms": 0.002},
+                        "act:relu": {"type": "constant", "ms": 0.0005}},
+                "network": {"features": ["iso", "one", "const"], "coef": [1.1, 0.001, 0.05]},
+                "baselines": {"flops": {"features": ["flops"], "coef": [1e-8]},
+                              "flops_mac": {"features": ["one", "flops", "mac"],
+                                            "coef": [0.1, 1e-8, -1e-9]}},
+                "calibration_networks": [{"index": 0, "e2e_ms": 3.5}]}}}
+
+def timing_dict():
+    return {"format": "costmodel-timings", "version": 1,
+            "machine": {"cpu_model": "Test CPU", "arch": "x86_64", "isa": ["avx2"],
+                        "torch": "0.0-test", "threads": 1},
+            "quiet": {"wall_s": 2.0, "other_cpu_pct": 1.5, "steal_pct": 0.0, "cores": 2},
+            "models": [{"name": "shufflenet_v2_x0_5", "input_shape": [1, 3, 32, 32], "threads": 1,
+                        "total_ms": 1.5,
+                        "total_ms_spread": {"p10": 1.4, "p90": 1.7, "runs": 20,
+                                            "repeat_medians": [1.5, 1.49], "repeat_spread_pct": 2.0},
+                        "layer_sum_ms": 1.2,
+                        "layers": [{"name": "stem.0.0", "kind": "conv", "measured_ms": 0.1}]}]}
+
+def write_json(path, obj):
+    path.write_text(json.dumps(obj))
+    return path
+
+def bare_profile(ms):
+    """A profile built in code, never validated: every op takes ``ms``."""
+    return DeviceProfile({"cpu_model": "Test CPU"}, {1: {"ops": {"default": {"type": "constant",
+                                                                             "ms": ms}}}})
+
+
+def match(text):
+    return re.escape(text)
+
+
+# ------------------------------------------------------------------------ timing files
+def test_timing_file_nested_100k_deep_is_refused_not_a_recursion_error(tmp_path):
+    p = tmp_path / "deep.json"
+    p.write_text(DEEP)
+    with pytest.raises(TimingFileError, match="nested deeper than"):
+        timings.load(p)
+    doc = timing_dict()  # the same nesting inside an otherwise valid document
+    doc["models"][0]["total_ms_spread"]["extra"] = None
+    p.write_text(json.dumps(doc).replace("null", DEEP))
+    with pytest.raises(TimingFileError, match="nested deeper than"):
+        timings.load(p)
+
+
+@needs_dev_zero
+def test_timing_file_linked_to_dev_zero_is_refused_not_read_forever(tmp_path):
+    link = tmp_path / "endless.json"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(TimingFileError, match="not a regular file"):
+        timings.load(link)
+
+
+def test_timing_file_beyond_the_size_cap_is_refused(tmp_path):
+    p = tmp_path / "huge.json"
+    with open(p, "wb") as f:  # sparse: nothing is written to disk
+        f.truncate(fileio.MAX_INPUT_BYTES + 1)
+    with pytest.raises(TimingFileError, match="larger than"):
+        timings.load(p)
+
+def test_the_valid_timing_file_loads(tmp_path):
+    assert timings.load(write_json(tmp_path / "t.json", timing_dict()))["models"][0]["total_ms"] == 1.5
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["models"][0].update(total_ms=1e308), "models[0].total_ms: expected a positive number <= 1e+07, got 1e+308"),
+    (lambda d: d["models"][0].update(total_ms=0), "models[0].total_ms"),
+    (lambda d: d["models"][0]["total_ms_spread"].update(p10=-0.5), "total_ms_spread.p10: expected a number between 0 and 1e+07"),
+    (lambda d: d["models"][0]["total_ms_spread"].update(repeat_medians=[1.5, -2]), "total_ms_spread.repeat_medians[1]"),
+    (lambda d: d["models"][0]["total_ms_spread"].update(repeat_spread_pct=1e300), "repeat_spread_pct"),
+    (lambda d: d["models"][0].update(layer_sum_ms=-1.0), "models[0].layer_sum_ms"),
+    (lambda d: d["models"][0]["layers"][0].update(measured_ms=1e308), "layers[0].measured_ms"),
+    (lambda d: d["machine"].update(isa="avx2"), "machine.isa: expected a list of strings"),
+    (lambda d: d["machine"].update(threads=0), "machine.threads"),
+    (lambda d: d["quiet"].update(other_cpu_pct="busy"), "quiet.other_cpu_pct"),
+    (lambda d: d["quiet"].update(cores=-2), "quiet.cores"),
+    (lambda d: d.update(quiet=[]), "quiet: expected an object"),
+    (lambda d: d["models"][0]["layers"][0].update(instructions=-7), "layers[0].instructions"),
+    (lambda d: d["models"][0]["layers"][0].update(emulated_ms=-1), "layers[0].emulated_ms"),
+    (lambda d: d["models"][0].update(forward_instructions="many"), "models[0].forward_instructions"),
+    (lambda d: d.update(emulation="qemu"), "emulation: expected an object"),
+])
+def test_impossible_timing_numbers_are_refused(tmp_path, mutate, message):
+    d = timing_dict()
+    mutate(d)
+    p = write_json(tmp_path / "timings.json", d)
+    with pytest.raises(TimingFileError, match=match("timings.json.") + ".*" + match(message)):
+        timings.load(p)
+    with pytest.raises(TimingFileError):
+        timings.save(d, tmp_path / "out.json")  # never written either
+    assert not (tmp_path / "out.json").exists()
+
+def test_nan_times_in_timing_files_are_refused(tmp_path):
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(timing_dict()).replace("0.1}", "NaN}"))
+    with pytest.raises(TimingFileError, match="NaN"):
+        timings.load(p)
+    d = timing_dict()
+    d["models"][0]["layers"][0]["measured_ms"] = float("nan")  # a document built in code
+    with pytest.raises(TimingFileError, match="measured_ms"):
+        timings.validate(d)
+
+def test_negative_layer_sum_vs_forward_is_allowed():
+    d = timing_dict()
+    d["models"][0]["layer_sum_vs_forward_pct"] = -12.5  # a difference, may be negative
+    timings.validate(d)
+
+
+def test_a_failed_timing_file_write_leaves_no_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(fileio.OutputError, match="cannot write"):
+        timings.save(timing_dict(), blocker / "t.json")
+    assert blocker.read_text() == "x" and [f.name for f in tmp_path.iterdir()] == ["file"]
