@@ -158,3 +158,133 @@ def test_a_failed_timing_file_write_leaves_no_file(tmp_path):
     with pytest.raises(fileio.OutputError, match="cannot write"):
         timings.save(timing_dict(), blocker / "t.json")
     assert blocker.read_text() == "x" and [f.name for f in tmp_path.iterdir()] == ["file"]
+
+
+# ------------------------------------------------------------------------ profiles
+def test_profile_nested_100k_deep_is_refused_not_a_recursion_error(tmp_path):
+    p = tmp_path / "deep.json"
+    p.write_text(DEEP)
+    with pytest.raises(ProfileError, match="nested deeper than"):
+        DeviceProfile.load(p)
+
+
+@needs_dev_zero
+def test_profile_linked_to_dev_zero_is_refused_not_read_forever(tmp_path):
+    link = tmp_path / "endless.json"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(ProfileError, match="not a regular file"):
+        DeviceProfile.load(link)
+
+
+def test_nan_literal_in_a_profile_is_refused(tmp_path):
+    text = json.dumps(profile_dict()).replace("0.002", "NaN")
+    p = tmp_path / "profile.json"
+    p.write_text(text)
+    with pytest.raises(ProfileError, match="NaN"):
+        DeviceProfile.load(p)
+
+def test_the_valid_profile_loads(tmp_path):
+    prof = DeviceProfile.load(write_json(tmp_path / "p.json", profile_dict()))
+    assert prof.thread_counts == [1]
+
+@pytest.mark.parametrize("where, value, field", [
+    (("network", "features", 0), "gflops", "network.features[0]"),
+    (("baselines", "flops", "features", 0), "gflops", "baselines['flops'].features[0]"),
+    (("ops", "default", "features", 1), "madds_per_second", "ops['default'].features[1]"),
+])
+def test_unknown_feature_name_is_refused_at_load(tmp_path, where, value, field):
+    d = profile_dict()
+    obj = d["threads"]["1"]
+    for k in where[:-1]:
+        obj = obj[k]
+    obj[where[-1]] = value
+    with pytest.raises(ProfileError, match=match(field) + ".*unknown feature.*" + value):
+        DeviceProfile.load(write_json(tmp_path / "p.json", d))
+
+def test_unknown_baseline_feature_no_longer_raises_key_error_in_prediction(tmp_path):
+    d = profile_dict()
+    d["threads"]["1"]["baselines"]["flops"]["features"] = ["teraflops"]
+    with pytest.raises(ProfileError, match="teraflops"):
+        DeviceProfile.from_dict(d)
+
+@pytest.mark.parametrize("path, value, message", [
+    (("ops", "default", "coef", 1), -1e-3, "ops['default'].coef[1]: expected a number between 0"),
+    (("ops", "default", "coef", 0), 1e308, "ops['default'].coef[0]"),
+    (("ops", "conv", "overhead_ms"), -100.0, "ops['conv'].overhead_ms"),
+    (("ops", "conv", "peak_madds_per_ms"), 1e-300, "ops['conv'].peak_madds_per_ms"),
+    (("ops", "conv", "bandwidth_bytes_per_ms"), 0, "ops['conv'].bandwidth_bytes_per_ms"),
+    (("ops", "act:relu", "ms"), -100.0, "ops['act:relu'].ms"),
+    (("ops", "act:relu", "ms"), float("nan"), "ops['act:relu'].ms"),
+    (("network", "coef", 2), -100.0, "network.coef[2]"),
+    (("network", "coef", 0), float("inf"), "network.coef[0]"),
+    (("baselines", "flops_mac", "coef", 0), 1e300, "baselines['flops_mac'].coef[0]"),
+    (("calibration_networks", 0, "e2e_ms"), -3.0, "calibration_networks[0].e2e_ms"),
+    (("network", "weight_cap_bytes"), "2 MiB", "network.weight_cap_bytes"),
+])
+def test_impossible_profile_numbers_are_refused(tmp_path, path, value, message):
+    d = profile_dict()
+    obj = d["threads"]["1"]
+    for k in path[:-1]:
+        obj = obj[k]
+    obj[path[-1]] = value
+    with pytest.raises(ProfileError, match=match(message)):
+        DeviceProfile.from_dict(d, source="p.json")
+    if not (isinstance(value, float) and not np.isfinite(value)):  # JSON cannot hold NaN/inf
+        p = write_json(tmp_path / "p.json", d)
+        with pytest.raises(ProfileError, match=match(str(p)) + ".*" + match(message)):
+            DeviceProfile.load(p)
+
+def boosted(init=0.1, lr=0.2, trees=None):
+    leaf = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [0.1]}
+    return {"type": "boosted", "base": {"type": "linear", "features": ["one"], "coef": [0.01]},
+            "init": init, "lr": lr, "trees": trees if trees is not None else [leaf]}
+
+@pytest.mark.parametrize("model, message", [
+    (boosted(init=1000.0), "init"),
+    (boosted(lr=0.0), "lr"),
+    (boosted(trees=[{"feature": [0], "threshold": [1.0], "left": [0], "right": [0],
+                     "value": [0.0]}]), "node 0 has children"),
+    (boosted(trees=[{"feature": [99], "threshold": [1.0], "left": [-1], "right": [-1],
+                     "value": [0.0]}]), "feature[0]"),
+    (boosted(trees=[{"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1],
+                     "value": [500.0]}]), "value[0]"),
+    (dict(boosted(), tree_features=["log_madds"]), "tree_features"),
+])
+def test_broken_boosted_models_are_refused(model, message):
+    d = profile_dict()
+    d["threads"]["1"]["ops"]["conv"] = model
+    with pytest.raises(ProfileError, match=match(message)):
+        DeviceProfile.from_dict(d)
+
+def test_wrong_types_in_a_profile_are_refused():
+    for mutate, message in (
+            (lambda d: d["machine"].update(isa="avx2"), "machine.isa"),
+            (lambda d: d["machine"].update(torch=2.1), "machine.torch"),
+            (lambda d: d.update(calibration=[1, 2]), "'calibration' must be an object"),
+            (lambda d: d["calibration"].update(quiet={"other_cpu_pct": "busy"}),
+             "calibration.quiet.other_cpu_pct"),
+            (lambda d: d["threads"]["1"].update(baselines=[]), "baselines"),
+            (lambda d: d["threads"]["1"].update(stats="fine"), "stats"),
+            (lambda d: d["threads"]["1"]["network"]["features"].__setitem__(1, "iso"),
+             "appears twice")):
+        d = profile_dict()
+        mutate(d)
+        with pytest.raises(ProfileError, match=match(message)):
+            DeviceProfile.from_dict(d)
+
+def test_a_profile_that_would_not_load_is_never_written(tmp_path):
+    p = tmp_path / "p.json"
+    DeviceProfile.from_dict(profile_dict()).save(p)
+    before = p.read_bytes()
+    with pytest.raises(ProfileError, match=r"ms: expected"):
+        bare_profile(-1.0).save(p)
+    assert p.read_bytes() == before
+    assert [f.name for f in tmp_path.iterdir()] == ["p.json"]  # no temporary left behind
+
+
+def test_a_failed_profile_write_leaves_no_file(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(fileio.OutputError, match="cannot write"):
+        DeviceProfile.from_dict(profile_dict()).save(blocker / "p.json")
+    assert blocker.read_text() == "x" and [f.name for f in tmp_path.iterdir()] == ["file"]
