@@ -288,3 +288,58 @@ def test_a_failed_profile_write_leaves_no_file(tmp_path):
     with pytest.raises(fileio.OutputError, match="cannot write"):
         DeviceProfile.from_dict(profile_dict()).save(blocker / "p.json")
     assert blocker.read_text() == "x" and [f.name for f in tmp_path.iterdir()] == ["file"]
+
+
+# ------------------------------------------------------------------------ predictions
+def test_prediction_that_overflows_raises_instead_of_returning_inf():
+    # every number is within its bound, but 40 corrections of +30 with lr 1 overflow exp()
+    leaf = {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [30.0]}
+    d = profile_dict()
+    d["threads"]["1"]["ops"]["conv"] = boosted(init=30.0, lr=1.0, trees=[leaf] * 40)
+    prof = DeviceProfile.from_dict(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", predict.OtherMachineWarning)
+        warnings.simplefilter("error", RuntimeWarning)  # no numpy overflow noise either
+        with pytest.raises(ProfileError, match=r"predicts inf ms .*'conv'"):
+            predict.predict_latency(Small(), (1, 3, 8, 8), prof)
+
+def test_negative_prediction_of_an_unvalidated_profile_raises():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", predict.OtherMachineWarning)
+        with pytest.raises(ProfileError, match=r"predicts -5\.0 ms"):
+            predict.predict_latency(Small(), (1, 3, 8, 8), bare_profile(-5.0))
+        with pytest.raises(ProfileError, match="predicts nan ms"):
+            predict.predict_latency(Small(), (1, 3, 8, 8), bare_profile(float("nan")))
+        pred = predict.predict_latency(Small(), (1, 3, 8, 8), bare_profile(0.5))
+        assert pred.total_ms == pytest.approx(0.5 * len(pred.layers))  # the sane case still works
+
+def test_predict_warns_when_the_profile_comes_from_another_machine():
+    d = profile_dict()
+    d["machine"] = dict(machine.identity())
+    here = DeviceProfile.from_dict(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", predict.OtherMachineWarning)
+        predict.predict_latency(Small(), (1, 3, 8, 8), here)  # same machine: silent
+    d["machine"]["cpu_model"] = "Some Other CPU"
+    d["machine"]["isa"] = ["avx512f"] if "avx512f" not in here.machine["isa"] else []
+    with pytest.warns(predict.OtherMachineWarning, match="differs in cpu_model, isa.*Some Other CPU"):
+        predict.predict_latency(Small(), (1, 3, 8, 8), DeviceProfile.from_dict(d))
+
+def test_spec_profiles_describe_another_device_on_purpose():
+    from costmodel.arm.spec_profiles import spec_profile
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", predict.OtherMachineWarning)
+        predict.predict_latency(Small(), (1, 3, 8, 8), spec_profile("snapdragon_810", "roofline"))
+
+def test_same_machine_compares_isa_flags_where_both_have_them():
+    a = {"cpu_model": "Intel(R) Xeon(R) Processor", "arch": "x86_64", "torch": "2.1",
+         "isa": ["avx2", "avx512f"]}
+    assert machine.same_machine(a, dict(a, isa=["avx512f", "avx2"])) == []
+    assert machine.same_machine(a, dict(a, isa=["avx2"])) == ["isa"]
+    assert machine.same_machine(a, {k: v for k, v in a.items() if k != "isa"}) == []
+
+def test_cli_predict_warns_about_another_machine(tmp_path, capsys):
+    p = write_json(tmp_path / "p.json", profile_dict())
+    with pytest.warns(predict.OtherMachineWarning, match="calibrated on another machine"):
+        assert cli.run(["predict", "shufflenet_v2_x0_5", "-p", str(p), "-i", "1x3x32x32"]) == 0
+    assert "predicted end-to-end" in capsys.readouterr().out

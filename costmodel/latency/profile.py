@@ -186,7 +186,7 @@ class DeviceProfile:
         for key in dict.fromkeys(keys):
             idx = np.where(keys == key)[0]
             out[idx] = fit.predict(self.model_for(key, threads), table.iloc[idx])
-        return np.maximum(out, 0.0)
+        return out  # never negative for a valid profile; predict_table refuses it otherwise
 
     def network_terms(self, table: pd.DataFrame, iso: np.ndarray, threads: Optional[int] = None):
         """(per-op in-network time in ms, per-network constant in ms)."""
