@@ -343,3 +343,43 @@ def test_cli_predict_warns_about_another_machine(tmp_path, capsys):
     with pytest.warns(predict.OtherMachineWarning, match="calibrated on another machine"):
         assert cli.run(["predict", "shufflenet_v2_x0_5", "-p", str(p), "-i", "1x3x32x32"]) == 0
     assert "predicted end-to-end" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------ validate
+def test_validate_with_every_model_skipped_raises_no_models(tmp_path):
+    from costmodel.latency.validate import NoModelsError, evaluate
+    d = timing_dict()
+    d["models"][0]["threads"] = 4
+    d["models"].append(dict(d["models"][0], name="not-a-zoo-model", threads=1))
+    prof = DeviceProfile.from_dict(profile_dict())
+    with pytest.raises(NoModelsError, match=r"all 2 skipped: shufflenet_v2_x0_5: profile has no "
+                                            r"4-thread model.*not-a-zoo-model"):
+        evaluate(timings.validate(d), prof)
+    assert issubclass(NoModelsError, ValueError)
+
+def test_render_with_every_model_skipped_writes_nothing(tmp_path, capsys):
+    d = timing_dict()
+    d["models"][0]["threads"] = 4
+    timings.save(d, tmp_path / "timings.json")
+    DeviceProfile.from_dict(profile_dict()).save(tmp_path / "profile.json")
+    assert cli.run(["validate-report", "--render", "--out", str(tmp_path)]) == 2
+    assert "no model of the timing file could be compared" in capsys.readouterr().err
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["profile.json", "timings.json"]
+
+def test_hostile_report_folder_files_are_refused(tmp_path):
+    from costmodel.latency.validate import ReportFileError, read_drift, read_run
+    run = tmp_path / "run.json"
+    run.write_text(DEEP)
+    with pytest.raises(ReportFileError, match="nested deeper"):
+        read_run(run)
+    write_json(run, {"command": "c", "quiet": {"measurement": {"other_cpu_pct": -5}}})
+    with pytest.raises(ReportFileError, match=match("quiet.measurement.other_cpu_pct")):
+        read_run(run)
+    write_json(run, {"durations_s": {"total": "long"}})
+    with pytest.raises(ReportFileError, match="durations_s.total"):
+        read_run(run)
+    drift = tmp_path / "drift.csv"
+    drift.write_text("threads,index,calibration_ms,now_ms,diff_pct\n1,0,10.0,11.0,10.0\n"
+                     "1,1,5.0,nan,nan\n")
+    with pytest.raises(ReportFileError, match=r"row 2, column 'now_ms'"):
+        read_drift(drift)
