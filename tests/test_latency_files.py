@@ -383,3 +383,75 @@ def test_hostile_report_folder_files_are_refused(tmp_path):
                      "1,1,5.0,nan,nan\n")
     with pytest.raises(ReportFileError, match=r"row 2, column 'now_ms'"):
         read_drift(drift)
+
+
+# ------------------------------------------------------------------------ calibration samples
+def op_samples(n=30):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"kind": "conv", "op": "Conv2d", "threads": 1,
+                       "madds": rng.integers(10 ** 4, 10 ** 8, n),
+                       "mac_bytes": rng.integers(10 ** 3, 10 ** 6, n), "weight_bytes": 100,
+                       "alloc_bytes": 10, "in_numel": 10, "out_numel": 10, "cin": 3, "cout": 8,
+                       "hw_out": 64, "kernel_area": 9, "stride": 1, "groups": 1, "n_inputs": 1})
+    df["measured_ms"] = 0.002 + 1e-8 * df["madds"]
+    return df
+
+@pytest.mark.parametrize("column, value, message", [
+    ("measured_ms", float("nan"), "column 'measured_ms': expected a positive number"),
+    ("measured_ms", -0.5, "column 'measured_ms'"),
+    ("measured_ms", 1e308, "column 'measured_ms'"),
+    ("madds", -10, "column 'madds': expected a number between 0"),
+    ("madds", "lots", "column 'madds'"),
+    ("threads", 0, "column 'threads': expected a whole number between 1"),
+    ("threads", 1.5, "column 'threads'"),
+    ("kind", None, "column 'kind' is empty"),
+])
+def test_impossible_calibration_samples_are_refused(tmp_path, column, value, message):
+    from costmodel.latency.calibrate import SampleFileError, refit
+    ops = op_samples()
+    ops[column] = ops[column].astype(object)
+    ops.loc[4, column] = value
+    samples = tmp_path / "samples.csv"
+    ops.to_csv(samples, index=False)
+    with pytest.raises(SampleFileError, match=match("samples.csv: row 5, " if column != "kind"
+                                                    else "samples.csv: row 5") + ".*" + match(message)):
+        refit(samples, DeviceProfile.from_dict(profile_dict()))
+    assert issubclass(SampleFileError, ValueError)
+
+def test_impossible_network_samples_are_refused(tmp_path):
+    from costmodel.latency.calibrate import SampleFileError, networks_path, refit
+    samples = tmp_path / "samples.csv"
+    op_samples().to_csv(samples, index=False)
+    nets = pd.DataFrame({"threads": 1, "index": range(4), "e2e_ms": [3.0, 4.0, 5.0, 6.0],
+                         "iso": [2.0, 3.0, 4.0, 5.0], "const": 1.0, "flops": 1e8, "mac": 1e6,
+                         "repeat_spread_pct": 1.0, "replays_disturbed": False})
+    prof = DeviceProfile.from_dict(profile_dict())
+    for column, value, message in (("e2e_ms", 1e308, "column 'e2e_ms'"),
+                                   ("iso", -1.0, "column 'iso'"),
+                                   ("replays_disturbed", "maybe", "column 'replays_disturbed'")):
+        bad = nets.astype(object)
+        bad.loc[2, column] = value
+        bad.to_csv(networks_path(samples), index=False)
+        with pytest.raises(SampleFileError, match=r"row 3, " + match(message)):
+            refit(samples, prof)
+    nets.drop(columns=["repeat_spread_pct"]).to_csv(networks_path(samples), index=False)
+    with pytest.raises(SampleFileError, match="missing.*repeat_spread_pct"):
+        refit(samples, prof)
+    nets.to_csv(networks_path(samples), index=False)
+    assert refit(samples, prof).threads[1]["network"]["n"] == 4  # the clean files still fit
+
+def test_calibration_samples_missing_tree_features_are_refused(tmp_path):
+    from costmodel.latency.calibrate import SampleFileError, refit
+    samples = tmp_path / "samples.csv"
+    op_samples().drop(columns=["cin", "hw_out"]).to_csv(samples, index=False)
+    with pytest.raises(SampleFileError, match=r"missing \['cin', 'hw_out'\]"):
+        refit(samples, DeviceProfile.from_dict(profile_dict()))
+
+
+@needs_dev_zero
+def test_calibration_samples_linked_to_dev_zero_are_refused(tmp_path):
+    from costmodel.latency.calibrate import SampleFileError, refit
+    link = tmp_path / "samples.csv"
+    link.symlink_to("/dev/zero")
+    with pytest.raises(SampleFileError, match="not a regular file"):
+        refit(link, DeviceProfile.from_dict(profile_dict()))
