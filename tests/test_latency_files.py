@@ -455,3 +455,71 @@ def test_calibration_samples_linked_to_dev_zero_are_refused(tmp_path):
     link.symlink_to("/dev/zero")
     with pytest.raises(SampleFileError, match="not a regular file"):
         refit(link, DeviceProfile.from_dict(profile_dict()))
+
+
+# ------------------------------------------------------------------------ ARM files
+def guest_result():
+    """A guest.json as costmodel.arm.guest writes it: one model, one op counted once."""
+    return {"vector": {}, "overhead_tags": [],
+            "models": [{"model": "m", "input_shape": [1, 3, 8, 8], "wall_s": 1.0,
+                        "forward": {"tags": [1], "emulated_s": [0.5]},
+                        "ops": [{"index": 0, "name": "conv", "kind": "conv", "op": "Conv2d",
+                                 "madds": 10, "flops": 20, "mac": 5, "mac_bytes": 20,
+                                 "tags": [2], "emulated_s": [0.1]},
+                                {"index": 1, "name": "conv2", "kind": "conv", "op": "Conv2d",
+                                 "madds": 10, "flops": 20, "mac": 5, "mac_bytes": 20,
+                                 "same_as": 0}]}]}
+
+def run_folder(tmp_path, guest):
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
+    (run / "guest.json").write_text(guest if isinstance(guest, str) else json.dumps(guest))
+    (run / "plugin.log").write_text("B 1 0 0\nE 1 900 0\nB 2 1000 0\nE 2 1100 0\nX 5000 1\n")
+    return run
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda g: g["models"][0]["ops"][0].update(madds=-10), "models[0].ops[0].madds"),
+    (lambda g: g["models"][0]["ops"][0].update(tags=["2"]), "ops[0].tags[0]"),
+    (lambda g: g["models"][0]["ops"][0].update(emulated_s=[-0.1]), "ops[0].emulated_s[0]"),
+    (lambda g: g["models"][0]["ops"][1].update(same_as=7), "ops[1].same_as"),
+    (lambda g: g["models"][0].update(input_shape="1x3x8x8"), "models[0].input_shape"),
+    (lambda g: g["models"][0].update(forward=[]), "'forward' must be an object"),
+    (lambda g: g["models"][0].pop("model"), "models[0]: expected an object with a \"model\""),
+    (lambda g: g.update(models={}), "models: expected a list"),
+])
+def test_hostile_guest_results_are_refused(tmp_path, mutate, message):
+    from costmodel.arm import runner
+    assert runner.document_from_run_dir(str(run_folder(tmp_path, guest_result())))["models"]
+    g = guest_result()
+    mutate(g)
+    with pytest.raises(runner.EmulationError, match=match("guest.json: ") + ".*" + match(message)):
+        runner.document_from_run_dir(str(run_folder(tmp_path, g)))
+
+def test_deep_or_endless_arm_inputs_are_refused(tmp_path):
+    from costmodel.arm import plugin, published, runner
+    run = run_folder(tmp_path, DEEP)
+    with pytest.raises(runner.EmulationError, match="nested deeper"):
+        runner.document_from_run_dir(str(run))
+    run_folder(tmp_path, guest_result())
+    (run / "spec.json").write_text(json.dumps({"models": [{"input": "1x3x8x8"}]}))
+    with pytest.raises(runner.EmulationError, match=match("spec.json: models[0]")):
+        runner.document_from_run_dir(str(run))
+    deep = tmp_path / "published.json"
+    deep.write_text(DEEP)
+    with pytest.raises(published.PublishedDataError, match="nested deeper"):
+        published.load(str(deep))
+    if os.path.exists("/dev/zero"):
+        log = tmp_path / "plugin.log"
+        log.symlink_to("/dev/zero")
+        with pytest.raises(plugin.PluginLogError, match="not a regular file"):
+            plugin.read_log(str(log))
+
+def test_emulated_files_without_their_emulation_record_are_refused(tmp_path):
+    from costmodel.arm import compare, runner
+    d = timing_dict()
+    d["emulated"] = True
+    p = write_json(tmp_path / "arm.json", d)
+    with pytest.raises(TimingFileError, match="needs its \"emulation\" object"):
+        compare.compare_files([str(p)])
+    with pytest.raises(runner.EmulationError, match="without its \"emulation\" object"):
+        runner.merge_documents([timings.load(p)])
