@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from costmodel.latency import timings
+from costmodel.latency import files, timings
 
 
 def _layers(doc: dict, source: str) -> pd.DataFrame:
@@ -272,15 +272,16 @@ def compare_files(arm_paths: Sequence[str], x86: Optional[Sequence[str]] = None,
     arm_docs = [timings.load(p) for p in arm_paths]
     for p, d in zip(arm_paths, arm_docs):
         if not d.get("emulated"):
-            from costmodel.cli import CLIError
-            raise CLIError(f"{p} is not an emulated run (no \"emulated\": true); compare reads "
-                           f"files written by `costmodel arm run`")
+            raise timings.TimingFileError(f"{p} is not an emulated run (no \"emulated\": true); "
+                                          f"compare reads files written by `costmodel arm run`")
+        if not isinstance(d.get("emulation"), dict):
+            raise timings.TimingFileError(f"{p}: an emulated run needs its \"emulation\" object "
+                                          f"(written by `costmodel arm run`)")
     x86_docs = [timings.load(p) for p in (x86 or [])]
     df = layer_frame(arm_docs, x86_docs)
     text = report_text(df, arm_docs, x86_docs)
     if out:
-        with open(out, "w") as f:
-            f.write(text)
+        files.write_text(out, text)
     return text
 
 

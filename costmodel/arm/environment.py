@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from costmodel import fileio
 from costmodel.arm import plugin as plugin_mod
 
 SUITE = "bookworm"
@@ -144,16 +145,14 @@ class ArmEnv:
 
     def read_stamp(self, path: str) -> Optional[dict]:
         try:
-            with open(path) as f:
-                return json.load(f)
-        except (OSError, ValueError):
+            stamp = fileio.read_json(path)
+        except fileio.InputError:
             return None
+        return stamp if isinstance(stamp, dict) else None
 
 
 def _write_json(path: str, obj: dict):
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
+    fileio.write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
 # --- host tools ---------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ import traceback
 import warnings
 from typing import Dict, List
 
+from costmodel import fileio
+
 from costmodel.arm.plugin import BEGIN, END, MARKER_SYSCALL
 
 
@@ -194,8 +196,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     t_start = time.perf_counter()
-    with open(args.spec) as f:
-        spec = json.load(f)
+    spec = fileio.read_json(args.spec)  # written by the host's runner
     import torch
 
     marker = Marker(int(spec.get("marker", MARKER_SYSCALL)))
@@ -205,11 +206,8 @@ def main(argv=None) -> int:
               "overhead_tags": marker_overhead(marker), "models": []}
     status = 0
 
-    def save():
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f)
-        os.replace(tmp, args.out)
+    def save():  # atomic: a run killed while saving keeps the previous, complete file
+        fileio.write_text(args.out, json.dumps(result))
 
     for m in spec["models"]:
         try:

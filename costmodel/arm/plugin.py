@@ -29,6 +29,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from costmodel import fileio
+
 #: an aarch64 Linux system call number no kernel (and no QEMU) implements
 MARKER_SYSCALL = 0x7E57
 BEGIN = 1
@@ -197,11 +199,14 @@ def parse_log(text: str) -> PluginLog:
 
 
 def read_log(path: str) -> PluginLog:
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise PluginLogError(f"no plugin log at {path}: the emulator did not load the plugin "
                              f"or could not start")
-    with open(path, "r", encoding="utf-8", errors="replace") as f:
-        return parse_log(f.read())
+    try:
+        raw = fileio.read_bytes(path)
+    except fileio.InputError as exc:
+        raise PluginLogError(str(exc)) from None
+    return parse_log(raw.decode("utf-8", errors="replace"))
 
 
 def build_command(cc: str, header_dir: str, out_path: str, src_path: str,

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.arm import spec_profiles as sp
+from costmodel.latency import files
 
 DATA_PATH = os.path.join(os.path.dirname(__file__), "published_arm.json")
 FORMAT = "costmodel-published-arm"
@@ -60,8 +61,7 @@ class PublishedDataError(ValueError):
 # ---------------------------------------------------------------------------------------------
 def load(path: Optional[str] = None) -> dict:
     """The published figures (validated)."""
-    with open(path or DATA_PATH, encoding="utf-8") as f:
-        doc = json.load(f)
+    doc = files.read_json(path or DATA_PATH, PublishedDataError)
     validate(doc)
     return doc
 
@@ -1021,8 +1021,7 @@ def plot(cmp: Comparison, path: str, predictors: Sequence[str] = ("flops", "emu"
     fig.suptitle("Published ARM speeds vs FLOPs-only and costmodel spec-profile predictions "
                  "(each predictor scaled by one factor per set)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
+    files.write_figure(path, fig, dpi=110)
     return path
 
 
@@ -1049,11 +1048,7 @@ def run(out: Optional[str] = None, plot_path: Optional[str] = None,
                      if out else plot_path)
     text = render_markdown(cmp, plot_name)
     if out:
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
+        files.write_text(out, text)
     if json_path:
-        with open(json_path, "w", encoding="utf-8") as f:
-            json.dump(to_json(cmp), f, indent=1)
-            f.write("\n")
+        files.write_text(json_path, json.dumps(to_json(cmp), indent=1) + "\n")
     return text

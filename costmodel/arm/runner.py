@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence
 
 from costmodel.arm import environment as envmod
 from costmodel.arm.plugin import PluginLog, read_log
+from costmodel.latency import checks, files
 from costmodel.latency.timings import _clean
 
 TIME_IS = ("emulated wall time of QEMU user mode on the x86-64 host, NOT aarch64 latency "
@@ -127,12 +128,10 @@ def run_emulated(models: Sequence[str], inputs: Sequence[Optional[str]], out: Op
             "repeats": int(repeats), "forward_repeats": int(forward_repeats)}
     spec_path, guest_out, log = (os.path.join(run_dir, n) for n in
                                  ("spec.json", "guest.json", "plugin.log"))
-    with open(spec_path, "w") as f:
-        json.dump(spec, f, indent=1)
+    files.write_json(spec_path, spec)
     meta = {"cpu": cpu, "qemu": q, "qemu_version": qv, "plugin": os.path.basename(so),
             "run_dir": run_dir, "rootfs": env.read_stamp(os.path.join(env.rootfs, envmod.STAMP_ROOTFS))}
-    with open(os.path.join(run_dir, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=1)
+    files.write_json(os.path.join(run_dir, "meta.json"), meta)
     cmd = qemu_command(q, env, cpu, ["-m", "costmodel.arm.guest", "--spec", spec_path,
                                      "--out", guest_out], so, log, nice)
     t0 = time.time()
@@ -165,8 +164,7 @@ def run_emulated(models: Sequence[str], inputs: Sequence[Optional[str]], out: Op
         raise EmulationError(f"the emulated run wrote no result (exit {rc}); see "
                              f"{run_dir}/output.txt: {''.join(lines[-8:]).strip()[-800:]}")
     meta.update({"wall_s": round(wall, 1), "exit_code": rc})
-    with open(os.path.join(run_dir, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=1)
+    files.write_json(os.path.join(run_dir, "meta.json"), meta)
     return document_from_run_dir(run_dir, out)
 
 
@@ -174,18 +172,15 @@ def document_from_run_dir(run_dir: str, out: Optional[str] = None) -> dict:
     """Build (and save) the emulated timing document from a run folder (also one whose emulator
     was killed: the guest saves its results after every model)."""
     paths = {n: os.path.join(run_dir, n) for n in ("guest.json", "plugin.log", "meta.json")}
-    if not os.path.isfile(paths["guest.json"]):
+    if not os.path.exists(paths["guest.json"]):
         raise EmulationError(f"{run_dir} has no guest.json (no model finished)")
-    with open(paths["guest.json"]) as f:
-        guest = json.load(f)
+    guest = check_guest(files.read_json(paths["guest.json"], EmulationError), paths["guest.json"])
     meta = {}
-    if os.path.isfile(paths["meta.json"]):
-        with open(paths["meta.json"]) as f:
-            meta = json.load(f)
+    if os.path.exists(paths["meta.json"]):
+        meta = _json_object(paths["meta.json"])
     spec_path = os.path.join(run_dir, "spec.json")
-    if os.path.isfile(spec_path):  # models the emulator never finished (killed, crashed)
-        with open(spec_path) as f:
-            wanted = [m["model"] for m in json.load(f).get("models", [])]
+    if os.path.exists(spec_path):  # models the emulator never finished (killed, crashed)
+        wanted = [m["model"] for m in _models_of(_json_object(spec_path), spec_path)]
         done = {m.get("model") for m in guest.get("models", [])}
         for name in wanted:
             if name not in done:
@@ -197,6 +192,79 @@ def document_from_run_dir(run_dir: str, out: Optional[str] = None) -> dict:
         from costmodel.latency import timings
         timings.save(doc, out)
     return doc
+
+
+def _json_object(path: str) -> dict:
+    doc = files.read_json(path, EmulationError)
+    if not isinstance(doc, dict):
+        raise EmulationError(f"{path}: expected a JSON object, got {checks.show(doc)}")
+    return doc
+
+
+def _models_of(doc: dict, path: str) -> list:
+    models = doc.get("models", [])
+    if not isinstance(models, list):
+        raise EmulationError(f"{path}: models: expected a list, got {checks.show(models)}")
+    for i, m in enumerate(models):
+        if not (isinstance(m, dict) and isinstance(m.get("model"), str)):
+            raise EmulationError(f"{path}: models[{i}]: expected an object with a \"model\" name, "
+                                 f"got {checks.show(m)}")
+    return models
+
+
+def _tags_and_times(obj: dict, where: str) -> None:
+    for key in ("tags", "emulated_s"):
+        v = obj.get(key, [])
+        if not isinstance(v, list):
+            raise EmulationError(f"{where}.{key}: expected a list, got {checks.show(v)}")
+        for i, e in enumerate(v):
+            if key == "tags" and not checks.is_int(e):
+                raise EmulationError(f"{where}.tags[{i}]: expected an integer tag, got "
+                                     f"{checks.show(e)}")
+            if key == "emulated_s":
+                checks.number(e, f"{where}.emulated_s[{i}]", EmulationError, hi=1e7)
+
+
+def check_guest(guest, path: str) -> dict:
+    """The guest's result file (``guest.json``, :func:`costmodel.arm.guest.main`): the fields
+    :func:`build_document` reads, with their types and non-negative counts and times; anything
+    else raises :class:`EmulationError` naming the file and the field."""
+    if not isinstance(guest, dict):
+        raise EmulationError(f"{path}: expected a JSON object, got {checks.show(guest)}")
+    for key in ("overhead_tags", "overhead_tags_after"):
+        _tags_and_times({"tags": guest.get(key, [])}, f"{path}: {key}")
+    if not isinstance(guest.get("vector") or {}, dict):
+        raise EmulationError(f"{path}: vector: expected an object, got {checks.show(guest['vector'])}")
+    for i, g in enumerate(_models_of(guest, path)):
+        where = f"{path}: models[{i}]"
+        if "ops" not in g:
+            continue
+        shape = g.get("input_shape")
+        if not (isinstance(shape, list) and shape and all(checks.is_int(d) and d > 0 for d in shape)):
+            raise EmulationError(f"{where}.input_shape: expected a list of positive integers, got "
+                                 f"{checks.show(shape)}")
+        if not isinstance(g.get("forward", {}), dict) or not isinstance(g["ops"], list):
+            raise EmulationError(f"{where}: 'forward' must be an object and 'ops' a list")
+        _tags_and_times(g.get("forward", {}), f"{where}.forward")
+        if "wall_s" in g:
+            checks.number(g["wall_s"], f"{where}.wall_s", EmulationError, hi=1e9)
+        indices = set()
+        for j, op in enumerate(g["ops"]):
+            ow = f"{where}.ops[{j}]"
+            if not isinstance(op, dict) or not checks.is_int(op.get("index")) or not all(
+                    isinstance(op.get(k), str) for k in ("name", "kind", "op")):
+                raise EmulationError(f"{ow}: expected an object with an integer 'index' and "
+                                     f"'name', 'kind', 'op' strings, got {checks.show(op)}")
+            for k in ("madds", "flops", "mac", "mac_bytes"):
+                if not (checks.is_int(op.get(k)) and op[k] >= 0):
+                    raise EmulationError(f"{ow}.{k}: expected a non-negative integer, got "
+                                         f"{checks.show(op.get(k))}")
+            if "same_as" in op and not (checks.is_int(op["same_as"]) and op["same_as"] in indices):
+                raise EmulationError(f"{ow}.same_as: expected the index of an earlier op, got "
+                                     f"{checks.show(op['same_as'])}")
+            _tags_and_times(op, ow)
+            indices.add(op["index"])
+    return guest
 
 
 # ------------------------------------------------------------------------------------------------
@@ -329,6 +397,9 @@ def merge_documents(docs: Sequence[dict]) -> dict:
     for d in docs:
         if not d.get("emulated"):
             raise EmulationError("only emulated timing files (costmodel arm run) can be merged")
+        if not isinstance(d.get("emulation"), dict):
+            raise EmulationError("an emulated timing file without its \"emulation\" object "
+                                 "cannot be merged")
         diff = [k for k in key if d["emulation"].get(k) != first["emulation"].get(k)]
         if d["machine"].get("torch") != first["machine"].get("torch"):
             diff.append("torch")

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from costmodel.latency import fit, machine as machine_mod, space
-from costmodel.latency.features import op_table
+from costmodel.latency import checks, files, fit, machine as machine_mod, space
+from costmodel.latency.features import FEATURE_COLUMNS, op_table
 from costmodel.latency.measure import measure_layers, time_end_to_end
 from costmodel.latency.profile import DeviceProfile, compute_mask, keys_for
 from costmodel.latency.quiet import CpuWatch
@@ -342,13 +342,72 @@ def calibrate(out=None, budget_s: float = DEFAULT_BUDGET_S,
         bar.set_postfix_str(f"done, {len(data.networks)} network runs, {len(data.ops)} op samples")
         bar.close()
     if samples_out is not None:
-        data.ops.to_csv(samples_out, index=False)
+        files.write_csv(samples_out, data.ops)
         if len(data.networks):
-            data.networks.to_csv(networks_path(samples_out), index=False)
+            files.write_csv(networks_path(samples_out), data.networks)
     if out is not None:
         prof.save(out)
     prof.data = data  # raw samples, for inspection (not saved in the profile)
     return prof
+
+
+class SampleFileError(ValueError):
+    """A calibration sample file (CSV) that is unreadable or holds impossible values."""
+
+
+#: columns of an op sample file the fit needs (:func:`fit_ops`: linear and tree features)
+OP_SAMPLE_COLUMNS = ("kind", "op", "threads", "measured_ms", "madds", "mac_bytes", "weight_bytes",
+                     "in_numel", "out_numel", "cin", "cout", "hw_out", "kernel_area", "stride",
+                     "groups", "n_inputs")
+#: columns of a network sample file the fit needs (:func:`fit_network`, :func:`fit_baselines`)
+NETWORK_SAMPLE_COLUMNS = ("threads", "e2e_ms", "iso", "flops", "mac", "repeat_spread_pct")
+
+
+def _sample_table(path, needed, what: str) -> pd.DataFrame:
+    df = files.read_csv(path, SampleFileError)
+    missing = sorted(set(needed) - set(df.columns))
+    if missing:
+        raise SampleFileError(f"{path} is not a costmodel calibration {what} file (missing "
+                              f"{missing})")
+    checks.columns(df, ["threads"], path, SampleFileError, lo=1, hi=4096, integer=True)
+    return df
+
+
+_FLAGS = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+
+
+def read_op_samples(path) -> pd.DataFrame:
+    """The op samples :func:`calibrate` saved (``--samples``), every number checked: times
+    positive and at most :data:`~costmodel.latency.checks.MAX_MS`, features finite and
+    non-negative."""
+    ops = _sample_table(path, OP_SAMPLE_COLUMNS, "sample")
+    for c in ("kind", "op"):
+        if ops[c].isna().any():
+            raise SampleFileError(f"{path}: row {int(ops[c].isna().argmax()) + 1}, column {c!r} "
+                                  f"is empty")
+    checks.columns(ops, ["measured_ms"], path, SampleFileError, hi=checks.MAX_MS, positive=True)
+    checks.columns(ops, FEATURE_COLUMNS, path, SampleFileError)
+    return ops
+
+
+def read_network_samples(path) -> pd.DataFrame:
+    """The network samples next to the op samples (``*_networks.csv``), every number checked."""
+    nets = _sample_table(path, NETWORK_SAMPLE_COLUMNS, "network sample")
+    checks.columns(nets, ["e2e_ms"], path, SampleFileError, hi=checks.MAX_MS, positive=True)
+    checks.columns(nets, ["index"], path, SampleFileError, integer=True)
+    numeric = {c for cand in NETWORK_CANDIDATES for c in cand} | {"flops", "mac", "madds",
+                                                                 "repeat_spread_pct"}
+    checks.columns(nets, sorted(numeric), path, SampleFileError)
+    if "replays_disturbed" in nets and nets["replays_disturbed"].dtype != bool:
+        raw = nets["replays_disturbed"]
+        flags = raw.map(lambda v: _FLAGS.get(str(v).strip().lower()))
+        bad = flags.isna()
+        if bad.any():
+            raise SampleFileError(f"{path}: row {int(bad.argmax()) + 1}, column "
+                                  f"'replays_disturbed': expected True or False, got "
+                                  f"{checks.show(str(raw[bad].iloc[0]))}")
+        nets["replays_disturbed"] = flags.astype(bool)
+    return nets
 
 
 def networks_path(samples_path) -> str:
@@ -362,18 +421,11 @@ def refit(samples_path, profile: DeviceProfile, out=None) -> DeviceProfile:
     (``samples_path`` and its ``_networks.csv``), timing nothing: the machine description and
     calibration record come from ``profile``, the one those samples produced.  For trying a newer
     costmodel's fitting on old measurements."""
-    if not os.path.isfile(samples_path):
-        raise ValueError(f"no calibration samples at {samples_path}")
-    try:
-        ops = pd.read_csv(samples_path)
-        nets = pd.read_csv(networks_path(samples_path)) \
-            if os.path.isfile(networks_path(samples_path)) else pd.DataFrame()
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"cannot read calibration samples {samples_path}: {exc}") from None
-    needed = {"kind", "op", "threads", "measured_ms", "madds", "mac_bytes"}
-    if not needed <= set(ops.columns):
-        raise ValueError(f"{samples_path} is not a costmodel calibration sample file (missing "
-                         f"{sorted(needed - set(ops.columns))})")
+    if not os.path.exists(samples_path):
+        raise SampleFileError(f"no calibration samples at {samples_path}")
+    ops = read_op_samples(samples_path)
+    nets_path = networks_path(samples_path)
+    nets = read_network_samples(nets_path) if os.path.exists(nets_path) else pd.DataFrame()
     ops["key"] = keys_for(ops)
     cal = dict(profile.calibration, refit_from=os.path.basename(str(samples_path)))
     prof = fit_profile(CalibrationData(ops, nets), profile.machine, cal)

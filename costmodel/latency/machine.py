@@ -7,6 +7,7 @@ machines without ``/proc/cpuinfo`` (macOS, some ARM boards, Windows) the fields 
 """
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -166,5 +167,21 @@ def emulation() -> Dict[str, object]:
 
 
 def same_machine(a: Dict[str, object], b: Dict[str, object]) -> List[str]:
-    """The fields (cpu_model, arch, torch) in which two descriptions differ."""
-    return [k for k in ("cpu_model", "arch", "torch") if a.get(k) != b.get(k)]
+    """The fields (cpu_model, arch, torch, and isa where both record it) in which two
+    descriptions differ.  The ISA flags tell apart CPUs that report the same generic model name
+    (a VM's "Intel(R) Xeon(R) Processor" with or without AVX-512)."""
+    diff = [k for k in ("cpu_model", "arch", "torch") if a.get(k) != b.get(k)]
+    isa_a, isa_b = a.get("isa"), b.get("isa")
+    if isinstance(isa_a, list) and isinstance(isa_b, list) and sorted(isa_a) != sorted(isa_b):
+        diff.append("isa")
+    return diff
+
+
+@functools.lru_cache(maxsize=1)
+def identity() -> Dict[str, object]:
+    """This machine's fields that :func:`same_machine` compares (cheaper than :func:`describe`,
+    computed once per process)."""
+    import torch
+
+    return {"cpu_model": cpu_model(), "arch": platform.machine(), "isa": isa_flags(),
+            "torch": torch.__version__}

@@ -4,20 +4,27 @@ Nothing runs on the CPU: the model is traced on meta tensors (as :func:`costmode
 every op gets its formula features, the profile's per-kind model predicts the op's isolated time
 (``pred_isolated_ms``) and its network model the op's share of the end-to-end time (``pred_ms``).
 ``total_ms = sum(pred_ms) + network_const_ms``.
+
+:func:`predict_latency` and :func:`add_predicted_columns` warn (:class:`OtherMachineWarning`)
+when the profile was calibrated on another machine or torch build, as ``costmodel validate``
+does for a timing file.
 """
 from __future__ import annotations
 
+import math
+import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
-import os
 import numpy as np
 import pandas as pd
 import torch.nn as nn
 
 from costmodel.analysis import _input_shapes
+from costmodel.latency import machine as machine_mod
 from costmodel.latency.features import op_table
-from costmodel.latency.profile import DeviceProfile, keys_for
+from costmodel.latency.profile import DeviceProfile, ProfileError, keys_for
 from costmodel.report import CostReport
 
 ProfileLike = Union[str, os.PathLike, DeviceProfile]
@@ -61,15 +68,60 @@ class LatencyPrediction:
 
 
 def predict_table(table: pd.DataFrame, profile: DeviceProfile, threads: Optional[int] = None):
-    """(table with ``key``, ``pred_isolated_ms``, ``pred_ms``; total ms; network constant ms)."""
+    """(table with ``key``, ``pred_isolated_ms``, ``pred_ms``; total ms; network constant ms).
+
+    A prediction that is negative, NaN or infinite (an overflow: a valid profile cannot produce
+    a negative one) raises :class:`ProfileError` instead of being returned."""
     threads = profile.resolve_threads(threads)
     out = table.copy()
-    iso = profile.predict_isolated(out, threads)
-    per_op, const = profile.network_terms(out, iso, threads)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+        iso = profile.predict_isolated(out, threads)
+        per_op, const = profile.network_terms(out, iso, threads)
     out["key"] = keys_for(out)
     out["pred_isolated_ms"] = iso
     out["pred_ms"] = per_op
-    return out, float(per_op.sum() + const), const
+    total = float(per_op.sum() + const)
+    _check_prediction(out, total, const, threads)
+    return out, total, const
+
+
+def _check_prediction(layers: pd.DataFrame, total: float, const: float, threads: int) -> None:
+    for col in ("pred_isolated_ms", "pred_ms"):
+        v = layers[col].to_numpy(dtype=float)
+        bad = ~(np.isfinite(v) & (v >= 0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            r = layers.iloc[i]
+            raise ProfileError(f"the profile predicts {v[i]} ms ({col}) for op {r['name']!r} "
+                               f"({r['key']}) at {threads} thread(s): its model for that op "
+                               f"cannot be right; recalibrate")
+    for what, v in (("network constant", const), ("end-to-end time", total)):
+        if not (math.isfinite(v) and v >= 0):
+            raise ProfileError(f"the profile predicts {v} ms as the {what} at {threads} thread(s): "
+                               f"it cannot be right; recalibrate")
+
+
+class OtherMachineWarning(UserWarning):
+    """The profile was calibrated on another machine or torch build than this one."""
+
+
+def warn_if_other_machine(profile: DeviceProfile, stacklevel: int = 3) -> List[str]:
+    """Warn (:class:`OtherMachineWarning`) when ``profile`` was calibrated on a machine or torch
+    build other than this one, comparing what ``costmodel validate`` compares
+    (:func:`costmodel.latency.machine.same_machine`: CPU model, arch, torch, ISA flags); returns
+    the differing fields.  Profiles built from specifications (:mod:`costmodel.arm.spec_profiles`)
+    describe another device on purpose and are not compared."""
+    if profile.machine.get("spec_profile"):
+        return []
+    here = machine_mod.identity()
+    diff = machine_mod.same_machine(here, profile.machine)
+    if diff:
+        warnings.warn(f"the profile was calibrated on another machine/build (differs in "
+                      f"{', '.join(diff)}): profile {profile.machine.get('cpu_model')} torch "
+                      f"{profile.machine.get('torch')}, this machine {here['cpu_model']} torch "
+                      f"{here['torch']}; the prediction is for the profile's machine",
+                      OtherMachineWarning, stacklevel=stacklevel)
+    return diff
 
 
 def predict_latency(model: nn.Module, input_shape=(1, 3, 224, 224), profile: ProfileLike = None,
@@ -80,6 +132,7 @@ def predict_latency(model: nn.Module, input_shape=(1, 3, 224, 224), profile: Pro
     profile's smallest calibrated thread count)."""
     prof = as_profile(profile)
     threads = prof.resolve_threads(threads)
+    warn_if_other_machine(prof)
     shapes = _input_shapes(input_shape)
     table, report = op_table(model, shapes if len(shapes) > 1 else shapes[0])
     layers, total, const = predict_table(table, prof, threads)
@@ -96,6 +149,7 @@ def add_predicted_columns(report: CostReport, profile: ProfileLike, threads: Opt
     """Add ``pred_isolated_ms`` and ``pred_ms`` columns to ``report.layers`` (and
     ``report.total['pred_ms']``, the predicted end-to-end time) in place; returns the report."""
     prof = as_profile(profile)
+    warn_if_other_machine(prof)
     table, _ = op_table(None, None, report=report)
     layers, total, _ = predict_table(table, prof, threads)
     n = len(layers)

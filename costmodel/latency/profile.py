@@ -32,10 +32,19 @@ weights bigger than L2 stream from memory in the replay too, hence the cap); the
 is ``sum(pred_ms) + const``.  Instead of one ``iso`` coefficient the model may have two,
 ``iso_compute`` and ``iso_memory`` (:data:`COMPUTE_KINDS`).  Model
 types are documented in :mod:`costmodel.latency.fit`.
+
+:meth:`DeviceProfile.load` reads through :mod:`costmodel.fileio` (size cap, JSON depth check) and
+:meth:`DeviceProfile.from_dict` checks every number as well as the types, so a hand-edited or
+hostile profile is refused with a :class:`ProfileError` naming the file, the field and the value:
+feature names must be known ones; linear and network coefficients, roofline overheads and
+constant times lie in ``[0, MAX_COEF]`` (baseline coefficients, least-squares fits, may be
+negative); roofline rates are at least :data:`MIN_RATE`; boosted corrections are bounded by
+:data:`MAX_LOG_CORRECTION` and their trees must be well formed.  With non-negative features such
+a profile cannot predict a negative time; :func:`costmodel.latency.predict.predict_table` still
+refuses any non-finite or negative prediction (an overflow) instead of returning it.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Dict, List, Optional
@@ -43,7 +52,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import pandas as pd
 
-from costmodel.latency import fit
+from costmodel.latency import checks, files, fit
 
 FORMAT = "costmodel-profile"
 VERSION = 1
@@ -96,65 +105,57 @@ class DeviceProfile:
                 "threads": {str(k): v for k, v in sorted(self.threads.items())}}
 
     def save(self, path) -> None:
-        d = os.path.dirname(os.path.abspath(str(path)))
-        os.makedirs(d, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=1, allow_nan=False)
-            f.write("\n")
+        """Write the profile as JSON, atomically (:func:`costmodel.fileio.write_text`); a profile
+        that would not load back (:meth:`from_dict`) raises :class:`ProfileError` and writes
+        nothing."""
+        d = self.to_dict()
+        type(self).from_dict(d, source=f"profile to save as {os.fspath(path)}")
+        files.write_json(path, d)
 
     @classmethod
-    def from_dict(cls, d) -> "DeviceProfile":
+    def from_dict(cls, d, source: str = "profile") -> "DeviceProfile":
+        """Validate a profile object (types, feature names and every number, see the module
+        docstring) and build it; errors raise :class:`ProfileError` naming ``source``, the field
+        and the value."""
         if not isinstance(d, dict):
-            raise ProfileError(f"a profile is a JSON object, got {type(d).__name__}")
+            raise ProfileError(f"{source}: a profile is a JSON object, got {type(d).__name__}")
         if d.get("format") != FORMAT:
-            raise ProfileError(f"not a costmodel profile (format is {d.get('format')!r}, expected "
-                               f"{FORMAT!r}); create one with `costmodel calibrate --out FILE`")
+            raise ProfileError(f"{source}: not a costmodel profile (format is {d.get('format')!r}, "
+                               f"expected {FORMAT!r}); create one with `costmodel calibrate --out FILE`")
         if d.get("version") != VERSION:
-            raise ProfileError(f"unsupported profile version {d.get('version')!r} (this costmodel "
-                               f"reads version {VERSION}); recalibrate")
-        if not isinstance(d.get("machine"), dict):
-            raise ProfileError("profile: 'machine' must be an object")
+            raise ProfileError(f"{source}: unsupported profile version {d.get('version')!r} (this "
+                               f"costmodel reads version {VERSION}); recalibrate")
+        machine = d.get("machine")
+        if not isinstance(machine, dict):
+            raise ProfileError(f"{source}: 'machine' must be an object")
+        for k in ("cpu_model", "arch", "torch"):
+            if k in machine and not isinstance(machine[k], str):
+                raise ProfileError(f"{source}: machine.{k}: expected a string, got "
+                                   f"{checks.show(machine[k])}")
+        if "isa" in machine:
+            checks.strings(machine["isa"], f"{source}: machine.isa", ProfileError)
+        cal = d.get("calibration")
+        if cal is not None and not isinstance(cal, dict):
+            raise ProfileError(f"{source}: 'calibration' must be an object, got {checks.show(cal)}")
+        if cal and cal.get("quiet") is not None:
+            checks.quiet(cal["quiet"], f"{source}: calibration.quiet", ProfileError)
         th = d.get("threads")
         if not isinstance(th, dict) or not th:
-            raise ProfileError("profile: 'threads' must be a non-empty object")
+            raise ProfileError(f"{source}: 'threads' must be a non-empty object")
         out = {}
         for k, v in th.items():
-            if not str(k).isdigit() or int(k) < 1:
-                raise ProfileError(f"profile: thread count {k!r} is not a positive integer")
-            if not isinstance(v, dict) or not isinstance(v.get("ops"), dict) or "default" not in v["ops"]:
-                raise ProfileError(f"profile: threads[{k!r}] needs an 'ops' object with a 'default' model")
-            for key, m in v["ops"].items():
-                _check_model(m, f"threads[{k}].ops[{key!r}]")
-            net = v.get("network")
-            if net is not None:
-                if (not isinstance(net, dict) or not isinstance(net.get("features"), list)
-                        or not isinstance(net.get("coef"), list)
-                        or len(net["features"]) != len(net["coef"])
-                        or not all(f in NETWORK_FEATURES for f in net["features"])
-                        or not all(_num(c) for c in net["coef"])
-                        or not (net.get("weight_cap_bytes") is None or _num(net["weight_cap_bytes"]))):
-                    raise ProfileError(f"profile: threads[{k}].network is malformed")
-            anchors = v.get("calibration_networks", [])
-            if not isinstance(anchors, list) or not all(
-                    isinstance(a, dict) and isinstance(a.get("index"), int) and _num(a.get("e2e_ms"))
-                    for a in anchors):
-                raise ProfileError(f"profile: threads[{k}].calibration_networks is malformed")
+            if not (str(k).isascii() and str(k).isdigit()) or int(k) < 1:
+                raise ProfileError(f"{source}: thread count {k!r} is not a positive integer")
+            _check_threads(v, f"{source}: threads[{k!r}]")
             out[int(k)] = v
-        return cls(d["machine"], out, d.get("calibration") or {})
+        return cls(machine, out, cal or {})
 
     @classmethod
     def load(cls, path) -> "DeviceProfile":
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except IsADirectoryError:
-            raise ProfileError(f"{path} is a directory, not a profile file") from None
-        try:
-            d = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProfileError(f"{path} is not a JSON costmodel profile ({exc.__class__.__name__}: "
-                               f"{exc})") from None
-        return cls.from_dict(d)
+        """Read and validate a profile file (a regular file of at most
+        :data:`costmodel.fileio.MAX_INPUT_BYTES`, JSON nested at most
+        :data:`costmodel.fileio.MAX_JSON_DEPTH` deep)."""
+        return cls.from_dict(files.read_json(path, ProfileError), source=os.fspath(path))
 
     # ------------------------------------------------------------------ prediction
     @property
@@ -185,7 +186,7 @@ class DeviceProfile:
         for key in dict.fromkeys(keys):
             idx = np.where(keys == key)[0]
             out[idx] = fit.predict(self.model_for(key, threads), table.iloc[idx])
-        return np.maximum(out, 0.0)
+        return out  # never negative for a valid profile; predict_table refuses it otherwise
 
     def network_terms(self, table: pd.DataFrame, iso: np.ndarray, threads: Optional[int] = None):
         """(per-op in-network time in ms, per-network constant in ms)."""
@@ -215,7 +216,11 @@ class DeviceProfile:
         if b is None:
             return float("nan")
         feats = {"one": 1.0, "flops": flops, "mac": mac}
-        return float(sum(c * feats[f] for f, c in zip(b["features"], b["coef"])))
+        ms = float(sum(c * feats[f] for f, c in zip(b["features"], b["coef"])))
+        if not math.isfinite(ms):
+            raise ProfileError(f"the profile's {name!r} baseline predicts {ms} ms at {threads} "
+                               f"thread(s): recalibrate")
+        return ms
 
     def __repr__(self):
         return (f"<DeviceProfile {self.machine.get('cpu_model')} torch {self.machine.get('torch')} "
@@ -227,44 +232,127 @@ def capped_weights(table: pd.DataFrame, cap) -> np.ndarray:
     return np.minimum(w, float(cap)) if cap else w
 
 
-def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+#: feature names of the baselines (:func:`costmodel.latency.calibrate.fit_baselines`)
+BASELINE_FEATURES = ("one", "flops", "mac")
+#: the largest coefficient of any model: no multiply-add, byte, op or isolated millisecond costs
+#: more than this many ms, and no per-network constant is longer
+MAX_COEF = checks.MAX_MS
+#: the smallest rate (multiply-adds or bytes per ms) of a roofline: one unit in at most MAX_COEF ms
+MIN_RATE = 1.0 / MAX_COEF
+#: bound on the log-space corrections of boosted models (init, tree leaves): exp(30) = 1e13
+MAX_LOG_CORRECTION = 30.0
+
+
+def _coef(v, where: str, signed: bool = False):
+    return checks.number(v, where, ProfileError, lo=-MAX_COEF if signed else 0.0, hi=MAX_COEF)
+
+
+def _check_threads(v, where: str) -> None:
+    """One thread count's models: ops, network, baselines, calibration networks, stats."""
+    if not isinstance(v, dict) or not isinstance(v.get("ops"), dict) or "default" not in v["ops"]:
+        raise ProfileError(f"{where} needs an 'ops' object with a 'default' model")
+    for key, m in v["ops"].items():
+        _check_model(m, f"{where}.ops[{key!r}]")
+    net = v.get("network")
+    if net is not None:
+        _check_linear(net, f"{where}.network", NETWORK_FEATURES)
+        if "weight_cap_bytes" in net:
+            checks.number(net["weight_cap_bytes"], f"{where}.network.weight_cap_bytes",
+                          ProfileError, hi=1e15, null=True)
+    baselines = v.get("baselines")
+    if baselines is not None:
+        if not isinstance(baselines, dict):
+            raise ProfileError(f"{where}.baselines: expected an object, got {checks.show(baselines)}")
+        for name, b in baselines.items():  # least squares: coefficients may be negative
+            _check_linear(b, f"{where}.baselines[{name!r}]", BASELINE_FEATURES, signed=True)
+    anchors = v.get("calibration_networks", [])
+    if not isinstance(anchors, list):
+        raise ProfileError(f"{where}.calibration_networks: expected a list, got "
+                           f"{checks.show(anchors)}")
+    for i, a in enumerate(anchors):
+        aw = f"{where}.calibration_networks[{i}]"
+        if not isinstance(a, dict) or not (checks.is_int(a.get("index")) and a["index"] >= 0):
+            raise ProfileError(f"{aw}: expected an object with a non-negative integer 'index', got "
+                               f"{checks.show(a)}")
+        checks.number(a.get("e2e_ms"), f"{aw}.e2e_ms", ProfileError, positive=True)
+    if "stats" in v and not isinstance(v["stats"], dict):
+        raise ProfileError(f"{where}.stats: expected an object, got {checks.show(v['stats'])}")
+
+
+def _check_linear(m, where: str, known, signed: bool = False) -> None:
+    """``features`` (names from ``known``, each once) and matching ``coef``."""
+    if not isinstance(m, dict) or not isinstance(m.get("features"), list) \
+            or not isinstance(m.get("coef"), list) or len(m["features"]) != len(m["coef"]):
+        raise ProfileError(f"{where}: needs matching 'features' and 'coef' lists")
+    for i, f in enumerate(m["features"]):
+        if not isinstance(f, str) or f not in known:
+            raise ProfileError(f"{where}.features[{i}]: unknown feature {checks.show(f)} (known: "
+                               f"{', '.join(known)})")
+    if len(set(m["features"])) != len(m["features"]):
+        raise ProfileError(f"{where}.features: a feature appears twice: {checks.show(m['features'])}")
+    for i, c in enumerate(m["coef"]):
+        _coef(c, f"{where}.coef[{i}]", signed)
 
 
 def _check_model(m, where: str, depth: int = 0) -> None:
     if not isinstance(m, dict) or m.get("type") not in ("linear", "roofline", "boosted", "constant"):
-        raise ProfileError(f"profile: {where} is not a model (type must be linear, roofline, "
-                           f"boosted or constant)")
+        raise ProfileError(f"{where} is not a model (type must be linear, roofline, boosted or "
+                           f"constant)")
     t = m["type"]
     if t == "linear":
-        if (not isinstance(m.get("features"), list) or not isinstance(m.get("coef"), list)
-                or len(m["features"]) != len(m["coef"]) or not all(_num(c) for c in m["coef"])
-                or not all(isinstance(f, str) and (f == "one" or f in _FEATURES) for f in m["features"])):
-            raise ProfileError(f"profile: {where}: linear model needs matching 'features'/'coef'")
+        _check_linear(m, where, ["one"] + list(_FEATURES))
     elif t == "roofline":
-        for k in ("peak_madds_per_ms", "bandwidth_bytes_per_ms", "overhead_ms"):
-            if not _num(m.get(k)):
-                raise ProfileError(f"profile: {where}: roofline needs a number {k!r}")
+        for k in ("peak_madds_per_ms", "bandwidth_bytes_per_ms"):
+            checks.number(m.get(k), f"{where}.{k}", ProfileError, lo=MIN_RATE, hi=1e300)
+        checks.number(m.get("overhead_ms"), f"{where}.overhead_ms", ProfileError)
     elif t == "constant":
-        if not _num(m.get("ms")):
-            raise ProfileError(f"profile: {where}: constant model needs 'ms'")
+        checks.number(m.get("ms"), f"{where}.ms", ProfileError)
     else:
-        if depth > 0:
-            raise ProfileError(f"profile: {where}: nested boosted model")
-        _check_model(m.get("base"), where + ".base", depth + 1)
-        if not _num(m.get("init")) or not _num(m.get("lr")) or not isinstance(m.get("trees"), list):
-            raise ProfileError(f"profile: {where}: boosted model needs init, lr, trees")
-        nf = len(fit.TREE_FEATURES)
-        for i, tr in enumerate(m["trees"]):
-            arrs = [tr.get(k) if isinstance(tr, dict) else None
-                    for k in ("feature", "threshold", "left", "right", "value")]
-            if not all(isinstance(a, list) for a in arrs) or len({len(a) for a in arrs}) != 1:
-                raise ProfileError(f"profile: {where}: tree {i} is malformed")
-            n = len(arrs[0])
-            if not all(isinstance(f, int) and -1 <= f < nf for f in arrs[0]) or not all(
-                    isinstance(c, int) and -1 <= c < n for c in arrs[2] + arrs[3]) or not all(
-                    _num(v) for v in arrs[1] + arrs[4]):
-                raise ProfileError(f"profile: {where}: tree {i} has out-of-range entries")
+        _check_boosted(m, where, depth)
+
+
+def _check_boosted(m: dict, where: str, depth: int) -> None:
+    if depth > 0:
+        raise ProfileError(f"{where}: nested boosted model")
+    _check_model(m.get("base"), where + ".base", depth + 1)
+    if "tree_features" in m and m["tree_features"] != fit.TREE_FEATURES:
+        raise ProfileError(f"{where}.tree_features: {checks.show(m['tree_features'])} are not this "
+                           f"costmodel's tree features; recalibrate")
+    checks.number(m.get("init"), f"{where}.init", ProfileError, lo=-MAX_LOG_CORRECTION,
+                  hi=MAX_LOG_CORRECTION)
+    checks.number(m.get("lr"), f"{where}.lr", ProfileError, positive=True, hi=1.0)
+    if not isinstance(m.get("trees"), list):
+        raise ProfileError(f"{where}: boosted model needs a 'trees' list")
+    nf = len(fit.TREE_FEATURES)
+    for i, tr in enumerate(m["trees"]):
+        tw = f"{where}.trees[{i}]"
+        arrs = [tr.get(k) if isinstance(tr, dict) else None
+                for k in ("feature", "threshold", "left", "right", "value")]
+        if not all(isinstance(a, list) for a in arrs) or len({len(a) for a in arrs}) != 1 \
+                or not arrs[0]:
+            raise ProfileError(f"{tw} is malformed (needs equally long, non-empty 'feature', "
+                               f"'threshold', 'left', 'right', 'value' lists)")
+        feature, threshold, left, right, value = arrs
+        depth_of = [0] * len(feature)
+        for n, f in enumerate(feature):
+            if not (checks.is_int(f) and -1 <= f < nf):
+                raise ProfileError(f"{tw}.feature[{n}]: expected -1 (leaf) or a tree-feature index "
+                                   f"below {nf}, got {checks.show(f)}")
+            checks.number(threshold[n], f"{tw}.threshold[{n}]", ProfileError, lo=-1e300, hi=1e300)
+            checks.number(value[n], f"{tw}.value[{n}]", ProfileError, lo=-MAX_LOG_CORRECTION,
+                          hi=MAX_LOG_CORRECTION)
+            children = (left[n], right[n])
+            if f == -1:
+                continue
+            # children come after their parent (trees are stored depth-first), so every walk
+            # ends at a leaf within fit.predict_tree's 64 steps
+            if not all(checks.is_int(c) and n < c < len(feature) for c in children):
+                raise ProfileError(f"{tw}: node {n} has children {checks.show(list(children))}; "
+                                   f"expected indices of later nodes")
+            for c in children:
+                depth_of[c] = max(depth_of[c], depth_of[n] + 1)
+                if depth_of[c] >= 64:
+                    raise ProfileError(f"{tw} is deeper than 63 levels")
 
 
 from costmodel.latency.features import FEATURE_COLUMNS as _FEATURES  # noqa: E402

@@ -17,18 +17,18 @@ names are looked up in the zoo or the design space, never imported).  Schema, ve
           "input_shape": [int, ...],           # positive integers, e.g. [1, 3, 224, 224]
           "threads": int,                      # >= 1, torch.set_num_threads during the run
           "clock": "wall" | "cpu",             # optional (default wall): elapsed or thread CPU time
-          "total_ms": number,                  # > 0, median end-to-end latency
-          "total_ms_spread": {                 # required object; every value a number, a list
-            "p10": number, "p25": number,      #   of numbers, or null
+          "total_ms": number,                  # > 0 and <= 1e7, median end-to-end latency
+          "total_ms_spread": {                 # required object; every value a number in
+            "p10": number, "p25": number,      #   [0, 1e7], a list of them, or null
             "p75": number, "p90": number,
             "min": number, "max": number, "runs": int,
             "repeat_medians": [number, ...], "repeat_spread_pct": number,
             "layout_medians": [number, ...],   # one per copy of the model at fresh addresses
             "layout_spread_pct": number
           },
-          "layer_sum_ms": number | null,       # optional: sum of layers[].measured_ms
+          "layer_sum_ms": number | null,       # optional, in [0, 1e7]: sum of layers[].measured_ms
           "layers": [                          # required list (may be empty: end-to-end only)
-            {"name": str, "kind": str, "measured_ms": number >= 0 | null}
+            {"name": str, "kind": str, "measured_ms": number in [0, 1e7] | null}
           ]
         }
       ]
@@ -40,6 +40,11 @@ at the top level: the CPU other processes used while it measured
 
 Unknown extra keys are allowed (forward compatibility); a missing or mistyped required field,
 another ``format`` or another ``version`` raises :class:`TimingFileError` naming the field.
+Numbers are checked as well as types (:mod:`costmodel.latency.checks`): a time is finite, not
+negative and at most :data:`~costmodel.latency.checks.MAX_MS` (1e7 ms), spreads and counts are not
+negative; ``machine.isa`` is a list of strings, ``quiet`` an object of non-negative numbers.
+:func:`load` reads at most :data:`costmodel.fileio.MAX_INPUT_BYTES` from a regular file and
+refuses JSON nested deeper than :data:`costmodel.fileio.MAX_JSON_DEPTH`.
 
 Optional fields of emulated runs (``costmodel arm run``, see :mod:`costmodel.arm.runner`)::
 
@@ -56,6 +61,9 @@ Optional fields of emulated runs (``costmodel arm run``, see :mod:`costmodel.arm
                             "emulated_ms": number,           # emulator wall time, NOT latency
                             "madds": int, "flops": int, "mac": int, "mac_bytes": int}]}]
 
+Counts, spreads and wall times among these are checked to be non-negative numbers (or null) when
+present; ``layer_sum_vs_forward_pct`` may be negative.
+
 The times of an emulated file are the emulator's wall time on the host, not the emulated CPU's
 latency; :func:`is_emulated` tells such files apart and ``costmodel validate`` refuses them.
 A machine description written by ``costmodel bench`` inside the emulator (``costmodel arm exec``)
@@ -64,10 +72,12 @@ carries ``"emulated"`` as well (:func:`costmodel.latency.machine.describe`).
 from __future__ import annotations
 
 import datetime
-import json
 import math
 import os
 from typing import Any, Dict, List
+
+from costmodel import fileio
+from costmodel.latency import checks, files
 
 FORMAT = "costmodel-timings"
 VERSION = 1
@@ -78,12 +88,15 @@ class TimingFileError(ValueError):
     """A timing file that is not valid costmodel-timings JSON (the message says why)."""
 
 
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+_is_int = checks.is_int
+_show = checks.show
+#: optional per-layer fields of emulated files (:mod:`costmodel.arm.runner`): counts, >= 0
+_LAYER_COUNTS = ("madds", "flops", "mac", "mac_bytes", "instructions", "instructions_spread_pct",
+                 "instructions_repeats")
+#: optional per-model fields of emulated files: non-negative counts, spreads and durations
+_MODEL_COUNTS = ("madds", "mac", "forward_instructions", "forward_instructions_spread_pct",
+                 "forward_instructions_repeats", "layer_sum_instructions", "emulation_wall_s",
+                 "trace_s")
 
 
 def _need(obj: dict, key: str, where: str, check, what: str):
@@ -95,13 +108,16 @@ def _need(obj: dict, key: str, where: str, check, what: str):
     return v
 
 
-def _show(v) -> str:
-    s = json.dumps(v) if not isinstance(v, (bytes, bytearray)) else repr(v)
-    return (s[:60] + "...") if len(s) > 60 else s
+def _counts(obj: dict, keys, where: str) -> None:
+    """Optional non-negative counts (or lists of them, or null)."""
+    for k in keys:
+        if k in obj:
+            checks.numbers(obj[k], f"{where}.{k}", TimingFileError, hi=1e18, null=True)
 
 
 def validate(doc: Any, source: str = "timing file") -> Dict[str, Any]:
-    """Check ``doc`` against the schema; return it unchanged or raise :class:`TimingFileError`."""
+    """Check ``doc`` against the schema; return it unchanged or raise :class:`TimingFileError`
+    naming ``source``, the field and the value."""
     if not isinstance(doc, dict):
         raise TimingFileError(f"{source}: expected a JSON object at the top level, got "
                               f"{type(doc).__name__}")
@@ -120,39 +136,56 @@ def validate(doc: Any, source: str = "timing file") -> Dict[str, Any]:
     for k in ("cpu_model", "arch", "torch"):
         if k in machine and not isinstance(machine[k], str):
             raise TimingFileError(f"{source}.machine.{k}: expected a string, got {_show(machine[k])}")
-    if "threads" in machine and not _is_int(machine["threads"]):
-        raise TimingFileError(f"{source}.machine.threads: expected an integer")
+    if "isa" in machine:
+        checks.strings(machine["isa"], f"{source}.machine.isa", TimingFileError)
+    if "threads" in machine and not (_is_int(machine["threads"]) and machine["threads"] >= 1):
+        raise TimingFileError(f"{source}.machine.threads: expected an integer >= 1, got "
+                              f"{_show(machine['threads'])}")
+    if "quiet" in doc:
+        checks.quiet(doc["quiet"], f"{source}.quiet", TimingFileError)
+    if "emulation" in doc and not isinstance(doc["emulation"], dict):
+        raise TimingFileError(f"{source}.emulation: expected an object, got {_show(doc['emulation'])}")
     models = _need(doc, "models", source, lambda v: isinstance(v, list) and len(v) > 0,
                    "a non-empty list")
     for i, m in enumerate(models):
-        where = f"{source}.models[{i}]"
-        if not isinstance(m, dict):
-            raise TimingFileError(f"{where}: expected an object, got {_show(m)}")
-        _need(m, "name", where, lambda v: isinstance(v, str) and v != "", "a non-empty string")
-        _need(m, "input_shape", where, lambda v: isinstance(v, list) and len(v) > 0 and all(
-            _is_int(d) and d > 0 for d in v), "a list of positive integers")
-        _need(m, "threads", where, lambda v: _is_int(v) and v >= 1, "an integer >= 1")
-        if "clock" in m and m["clock"] not in ("wall", "cpu"):
-            raise TimingFileError(f"{where}.clock: expected \"wall\" or \"cpu\", got {_show(m['clock'])}")
-        _need(m, "total_ms", where, lambda v: _is_num(v) and v > 0, "a positive number")
-        spread = _need(m, "total_ms_spread", where, lambda v: isinstance(v, dict), "an object")
-        for k, v in spread.items():
-            ok = v is None or _is_num(v) or (isinstance(v, list) and all(_is_num(e) for e in v))
-            if not ok:
-                raise TimingFileError(f"{where}.total_ms_spread.{k}: expected a number, a list of "
-                                      f"numbers or null, got {_show(v)}")
-        if "layer_sum_ms" in m and not (m["layer_sum_ms"] is None or _is_num(m["layer_sum_ms"])):
-            raise TimingFileError(f"{where}.layer_sum_ms: expected a number or null")
-        layers = _need(m, "layers", where, lambda v: isinstance(v, list), "a list")
-        for j, l in enumerate(layers):
-            lw = f"{where}.layers[{j}]"
-            if not isinstance(l, dict):
-                raise TimingFileError(f"{lw}: expected an object, got {_show(l)}")
-            _need(l, "name", lw, lambda v: isinstance(v, str), "a string")
-            _need(l, "kind", lw, lambda v: isinstance(v, str), "a string")
-            _need(l, "measured_ms", lw, lambda v: v is None or (_is_num(v) and v >= 0),
-                  "a non-negative number or null")
+        _validate_model(m, f"{source}.models[{i}]")
     return doc
+
+
+def _validate_model(m, where: str) -> None:
+    if not isinstance(m, dict):
+        raise TimingFileError(f"{where}: expected an object, got {_show(m)}")
+    _need(m, "name", where, lambda v: isinstance(v, str) and v != "", "a non-empty string")
+    _need(m, "input_shape", where, lambda v: isinstance(v, list) and len(v) > 0 and all(
+        _is_int(d) and d > 0 for d in v), "a list of positive integers")
+    _need(m, "threads", where, lambda v: _is_int(v) and v >= 1, "an integer >= 1")
+    if "clock" in m and m["clock"] not in ("wall", "cpu"):
+        raise TimingFileError(f"{where}.clock: expected \"wall\" or \"cpu\", got {_show(m['clock'])}")
+    if "total_ms" not in m:
+        raise TimingFileError(f"{where}: missing required field 'total_ms'")
+    checks.number(m["total_ms"], f"{where}.total_ms", TimingFileError, positive=True)
+    spread = _need(m, "total_ms_spread", where, lambda v: isinstance(v, dict), "an object")
+    for k, v in spread.items():  # times (ms), percentages and run counts: all >= 0
+        checks.numbers(v, f"{where}.total_ms_spread.{k}", TimingFileError, null=True)
+    if "layer_sum_ms" in m:
+        checks.number(m["layer_sum_ms"], f"{where}.layer_sum_ms", TimingFileError, null=True)
+    _counts(m, _MODEL_COUNTS, where)
+    if "layer_sum_vs_forward_pct" in m:
+        checks.number(m["layer_sum_vs_forward_pct"], f"{where}.layer_sum_vs_forward_pct",
+                      TimingFileError, lo=-1e9, hi=1e9, null=True)
+    layers = _need(m, "layers", where, lambda v: isinstance(v, list), "a list")
+    for j, l in enumerate(layers):
+        lw = f"{where}.layers[{j}]"
+        if not isinstance(l, dict):
+            raise TimingFileError(f"{lw}: expected an object, got {_show(l)}")
+        _need(l, "name", lw, lambda v: isinstance(v, str), "a string")
+        _need(l, "kind", lw, lambda v: isinstance(v, str), "a string")
+        if "measured_ms" not in l:
+            raise TimingFileError(f"{lw}: missing required field 'measured_ms'")
+        checks.number(l["measured_ms"], f"{lw}.measured_ms", TimingFileError, null=True)
+        _counts(l, _LAYER_COUNTS, lw)
+        if "emulated_ms" in l:
+            checks.numbers(l["emulated_ms"], f"{lw}.emulated_ms", TimingFileError, null=True)
 
 
 def make_document(results, machine: Dict[str, Any]) -> Dict[str, Any]:
@@ -175,21 +208,19 @@ def _clean(obj):
 
 
 def save(doc: Dict[str, Any], path) -> None:
+    """Validate ``doc`` and write it to ``path`` atomically (:func:`costmodel.fileio.write_text`;
+    a failed write raises :class:`~costmodel.fileio.OutputError` and leaves no partial file)."""
     validate(doc)
-    d = os.path.dirname(os.path.abspath(str(path)))
-    os.makedirs(d, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1, allow_nan=False)
-        f.write("\n")
+    files.write_json(path, doc)
 
 
 def load(path) -> Dict[str, Any]:
-    """Read and validate a timing file (JSON only; a pickle or other binary is rejected)."""
+    """Read and validate a timing file (JSON only; a pickle or other binary is rejected; at most
+    :data:`costmodel.fileio.MAX_INPUT_BYTES`)."""
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except IsADirectoryError:
-        raise TimingFileError(f"{path} is a directory, not a timing file") from None
+        raw = fileio.read_bytes(path)
+    except fileio.InputError as exc:
+        raise TimingFileError(str(exc)) from None
     if raw[:2] in _PICKLE_MAGIC or raw[:1] in (b"\x80",):
         raise TimingFileError(f"{path} looks like a Python pickle; costmodel timing files are JSON "
                               f"and pickles are never loaded")
@@ -199,14 +230,10 @@ def load(path) -> Dict[str, Any]:
         raise TimingFileError(f"{path} is not UTF-8 text (binary file?); expected costmodel-timings "
                               f"JSON") from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise TimingFileError(f"{path} is not valid JSON: {exc}") from None
+        doc = fileio.loads_json(text, os.fspath(path))
+    except fileio.InputError as exc:
+        raise TimingFileError(str(exc)) from None
     return validate(doc, source=os.path.basename(str(path)))
-
-
-def _reject_constant(name):
-    raise TimingFileError(f"non-standard JSON constant {name} (NaN/Infinity are not allowed)")
 
 
 def is_emulated(doc: Dict[str, Any]) -> str:

@@ -12,7 +12,6 @@ writes ``README.md`` (tables, noise, floors), CSVs and scatter plots.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -24,7 +23,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from costmodel.latency import machine as machine_mod, space, timings
+from costmodel.latency import checks, files, machine as machine_mod, space, timings
 from costmodel.latency.features import op_table
 from costmodel.latency.measure import LatencyResult, measure_layers, time_end_to_end
 from costmodel.latency.predict import as_profile, predict_table
@@ -86,7 +85,8 @@ def evaluate(doc: dict, profile, strict: bool = False, progress: bool = False):
     ``pred_ms``, ``flops_ms``, ``flops_mac_ms``, ``layer_sum_ms``, ``repeat_spread_pct``,
     ``rerun_diff_pct``.  layers: ``model``, ``threads``, ``name``, ``kind``, ``measured_ms``,
     ``pred_isolated_ms``, ``pred_ms``.  A model that cannot be resolved by name, or a thread count
-    the profile lacks, is skipped (listed in ``skipped``) unless ``strict``."""
+    the profile lacks, is skipped (listed in ``skipped``) unless ``strict``; when every model is
+    skipped :class:`NoModelsError` is raised (there is nothing to report)."""
     prof = as_profile(profile)
     rows, layer_frames, skipped = [], [], []
     tables: Dict[Tuple[str, tuple], pd.DataFrame] = {}
@@ -138,10 +138,22 @@ def evaluate(doc: dict, profile, strict: bool = False, progress: bool = False):
             merged.insert(0, "threads", threads)
             merged.insert(0, "model", name)
             layer_frames.append(merged)
+    if not rows:
+        shown = "; ".join(skipped[:3]) + (f"; and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        raise NoModelsError(f"no model of the timing file could be compared with the profile "
+                            f"(all {len(skipped)} skipped: {shown})")
     models = pd.DataFrame(rows)
     layers_df = pd.concat(layer_frames, ignore_index=True) if layer_frames else pd.DataFrame(
         columns=["model", "threads", "name", "kind", "key", "pred_isolated_ms", "pred_ms", "measured_ms"])
     return models, layers_df, skipped
+
+
+class NoModelsError(ValueError):
+    """Every model of a timing file was skipped: nothing could be compared."""
+
+
+class ReportFileError(ValueError):
+    """A file of a validation report folder (``run.json``, ``drift.csv``) is malformed."""
 
 
 def _group(name: str) -> str:
@@ -315,8 +327,10 @@ def scatter_plot(models: pd.DataFrame, layers: pd.DataFrame, path: str) -> None:
         ax.set_ylabel("predicted isolated op time (ms)")
         ax.set_title(f"per layer, {t} thread(s)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        files.write_figure(path, fig, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 #: A median drift of the re-timed calibration networks beyond this (percent) makes the report
@@ -331,10 +345,9 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
     os.makedirs(out_dir, exist_ok=True)
     mstats = model_stats(models)
     kstats = kind_stats(layers)
-    models.to_csv(os.path.join(out_dir, "models.csv"), index=False)
-    layers.to_csv(os.path.join(out_dir, "layers.csv"), index=False)
-    mstats.to_csv(os.path.join(out_dir, "error_stats.csv"), index=False)
-    kstats.to_csv(os.path.join(out_dir, "per_kind.csv"), index=False)
+    for name, df in (("models.csv", models), ("layers.csv", layers), ("error_stats.csv", mstats),
+                     ("per_kind.csv", kstats)):
+        files.write_csv(os.path.join(out_dir, name), df)
     scatter_plot(models, layers, os.path.join(out_dir, "scatter.png"))
     m = doc["machine"]
     lines = ["# Latency prediction: validation report", ""]
@@ -461,8 +474,7 @@ def write_report(out_dir: str, models: pd.DataFrame, layers: pd.DataFrame, profi
               "- `error_stats.csv`, `per_kind.csv`: the tables above",
               "- `scatter.png`: predicted versus measured, end-to-end (top) and per layer (bottom)", ""]
     text = "\n".join(lines)
-    with open(os.path.join(out_dir, "README.md"), "w", encoding="utf-8") as f:
-        f.write(text)
+    files.write_text(os.path.join(out_dir, "README.md"), text)
     return text
 
 
@@ -500,11 +512,11 @@ def validation_report(out_dir: str = "reports/latency", profile=None, budget_s: 
     timings.save(doc, os.path.join(out_dir, "timings.json"))
     drift = drift_check(prof, threads, clock=clock, progress=progress)
     if len(drift):
-        drift.to_csv(os.path.join(out_dir, "drift.csv"), index=False)
+        files.write_csv(os.path.join(out_dir, "drift.csv"), drift)
     durations["total"] = time.perf_counter() - t0
-    with open(os.path.join(out_dir, RUN_JSON), "w", encoding="utf-8") as f:
-        json.dump({"command": command, "durations_s": durations,
-                   "quiet": {"measurement": quiet_measurement}}, f, indent=1)
+    files.write_json(os.path.join(out_dir, RUN_JSON),
+                     {"command": command, "durations_s": durations,
+                      "quiet": {"measurement": quiet_measurement}})
     return render_report(out_dir)
 
 
@@ -524,17 +536,48 @@ def render_report(out_dir: str = "reports/latency") -> str:
                                     f"`costmodel validate-report --out {out_dir}` first)")
     doc = timings.load(paths["timings"])
     prof = DeviceProfile.load(paths["profile"])
-    drift = pd.read_csv(paths["drift"]) if os.path.isfile(paths["drift"]) else None
-    run = {}
-    if os.path.isfile(paths["run"]):
-        with open(paths["run"], encoding="utf-8") as f:
-            run = json.load(f)
+    drift = read_drift(paths["drift"]) if os.path.exists(paths["drift"]) else None
+    run = read_run(paths["run"]) if os.path.exists(paths["run"]) else {}
     models, layers, skipped = evaluate(doc, prof)
     quiet = dict(run.get("quiet") or {})
     if prof.calibration.get("quiet"):
         quiet = {"calibration": prof.calibration["quiet"], **quiet}
     return write_report(out_dir, models, layers, prof, doc, run.get("command", ""),
                         run.get("durations_s") or {}, skipped, drift, quiet)
+
+
+DRIFT_COLUMNS = ("threads", "index", "calibration_ms", "now_ms", "diff_pct")
+
+
+def read_drift(path) -> pd.DataFrame:
+    """A report's ``drift.csv`` (:func:`drift_check`), its numbers checked."""
+    df = files.read_csv(path, ReportFileError)
+    missing = [c for c in DRIFT_COLUMNS if c not in df]
+    if len(df) and missing:
+        raise ReportFileError(f"{path}: not a drift table (missing columns {missing})")
+    checks.columns(df, ["threads"], path, ReportFileError, lo=1, integer=True)
+    checks.columns(df, ["index"], path, ReportFileError, integer=True)
+    checks.columns(df, ["calibration_ms", "now_ms"], path, ReportFileError, hi=checks.MAX_MS,
+                   positive=True)
+    checks.columns(df, ["diff_pct"], path, ReportFileError, lo=-100.0, hi=1e9)
+    return df
+
+
+def read_run(path) -> dict:
+    """A report's ``run.json`` (command, durations, machine load), its fields checked."""
+    run = files.read_json(path, ReportFileError)
+    if not isinstance(run, dict):
+        raise ReportFileError(f"{path}: expected a JSON object, got {checks.show(run)}")
+    if not isinstance(run.get("command", ""), str):
+        raise ReportFileError(f"{path}: command: expected a string, got {checks.show(run['command'])}")
+    for key in ("durations_s", "quiet"):
+        if not isinstance(run.get(key) or {}, dict):
+            raise ReportFileError(f"{path}: {key}: expected an object, got {checks.show(run[key])}")
+    for k, v in (run.get("durations_s") or {}).items():
+        checks.number(v, f"{path}: durations_s.{k}", ReportFileError, hi=1e9)
+    for k, v in (run.get("quiet") or {}).items():
+        checks.quiet(v, f"{path}: quiet.{k}", ReportFileError)
+    return run
 
 
 def drift_check(profile: DeviceProfile, threads: Sequence[int], n: int = 8, clock: str = "wall",
