@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
 from typing import Any
 
@@ -100,12 +101,13 @@ def write_text(path, text: str) -> None:
 
 
 def read_bytes(path, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """Read a regular file of at most ``limit`` bytes."""
+    """Read a regular file of at most ``limit`` bytes (a fifo, a device or a directory is
+    refused before it is opened, so nothing can block or stream forever)."""
     path = os.fspath(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError(f"cannot read {path}: not a regular file")
         with open(path, "rb") as f:
-            if not os.path.isfile(path):
-                raise InputError(f"cannot read {path}: not a regular file")
             data = f.read(limit + 1)
     except InputError:
         raise
