@@ -30,30 +30,31 @@ def _shape_str(shapes) -> str:
 
 def layer_rows(graph: Graph, costs: Sequence) -> pd.DataFrame:
     """One row per traced op (plus one for parameters no op read, if any)."""
-    rows = []
+    cols: Dict[str, list] = {c: [] for c in COLUMNS}
     for rec, oc in zip(graph.ops, costs):
         c = oc.cost
         itemsize = rec.outputs[0].itemsize if rec.outputs else 4
         geo = oc.geometry
-        rows.append({
-            "name": rec.name, "op": rec.op, "kind": oc.kind, "scope": rec.scope,
-            "in_shape": _shape_str(t.shape for t in rec.inputs),
-            "out_shape": _shape_str(t.shape for t in rec.outputs),
-            "kernel": _geo(geo.get("kernel")), "stride": _geo(geo.get("stride")),
-            "dilation": _geo(geo.get("dilation")),
-            "groups": geo.get("groups"),
-            "params": rec.new_params, "madds": c.madds, "flops": c.flops, "mac": c.mac,
-            "mac_bytes": c.mac * itemsize,
-            "intensity": c.flops / (c.mac * itemsize) if c.mac else float("nan"),
-            "parents": " ".join(str(p) for p in rec.parents),
-        })
+        mac_bytes = c.mac * itemsize
+        for col, v in (("name", rec.name), ("op", rec.op), ("kind", oc.kind), ("scope", rec.scope),
+                       ("in_shape", _shape_str(t.shape for t in rec.inputs)),
+                       ("out_shape", _shape_str(t.shape for t in rec.outputs)),
+                       ("kernel", _geo(geo.get("kernel"))), ("stride", _geo(geo.get("stride"))),
+                       ("dilation", _geo(geo.get("dilation"))), ("groups", geo.get("groups")),
+                       ("params", rec.new_params), ("madds", c.madds), ("flops", c.flops),
+                       ("mac", c.mac), ("mac_bytes", mac_bytes),
+                       ("intensity", c.flops / mac_bytes if c.mac else float("nan")),
+                       ("parents", " ".join(str(p) for p in rec.parents))):
+            cols[col].append(v)
     unused = sum(graph.unused_params.values())
     if unused:
-        rows.append({"name": "(parameters not used in forward)", "op": "", "kind": "unused",
-                     "scope": "", "in_shape": "", "out_shape": "", "params": unused, "madds": 0,
-                     "flops": 0, "mac": 0, "mac_bytes": 0, "intensity": float("nan"),
-                     "parents": ""})
-    df = pd.DataFrame(rows, columns=COLUMNS)
+        row = {"name": "(parameters not used in forward)", "op": "", "kind": "unused",
+               "scope": "", "in_shape": "", "out_shape": "", "kernel": None, "stride": None,
+               "dilation": None, "groups": None, "params": unused, "madds": 0, "flops": 0,
+               "mac": 0, "mac_bytes": 0, "intensity": float("nan"), "parents": ""}
+        for col in COLUMNS:
+            cols[col].append(row[col])
+    df = pd.DataFrame(cols, columns=COLUMNS)
     for col in COUNTS:
         df[col] = df[col].astype("int64")
     df["groups"] = df["groups"].astype("Int64")

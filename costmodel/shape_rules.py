@@ -104,6 +104,87 @@ def linear(input, weight, bias=None):
     return _fresh(tuple(input.shape[:-1]) + (out,), input.dtype)
 
 
+def _pair(v, n: int = 2):
+    if isinstance(v, int):
+        return (v,) * n
+    if isinstance(v, (tuple, list)) and len(v) == n and all(isinstance(e, int) for e in v):
+        return tuple(v)
+    return None
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Batched 2-d convolution of standard-contiguous input and weight (channels-last or
+    ambiguous layouts - a 1x1 map, a 1x1 kernel of one input channel - run the kernel)."""
+    if not (_plain(input) and isinstance(weight, torch.Tensor) and weight.device == _META
+            and weight.is_contiguous() and input.dim() == 4 and weight.dim() == 4
+            and isinstance(groups, int) and groups > 0 and weight.dtype == input.dtype):
+        return NO_RULE
+    if input.is_contiguous(memory_format=torch.channels_last) or weight.is_contiguous(
+            memory_format=torch.channels_last):
+        return NO_RULE  # layouts for which torch picks the memory format itself
+    n, c, h, w = input.shape
+    o, cg, kh, kw = weight.shape
+    if c != cg * groups or o % groups or input.numel() == 0:
+        return NO_RULE
+    if bias is not None and (not isinstance(bias, torch.Tensor) or tuple(bias.shape) != (o,)
+                             or bias.dtype != input.dtype):
+        return NO_RULE
+    st, dl = _pair(stride), _pair(dilation)
+    if st is None or dl is None or min(st) < 1 or min(dl) < 1:
+        return NO_RULE
+    if padding == "valid":
+        pd = (0, 0)
+    elif padding == "same":
+        if st != (1, 1):
+            return NO_RULE
+        return _fresh((n, o, h, w), input.dtype)
+    else:
+        pd = _pair(padding)
+        if pd is None or min(pd) < 0:
+            return NO_RULE
+    oh = (h + 2 * pd[0] - dl[0] * (kh - 1) - 1) // st[0] + 1
+    ow = (w + 2 * pd[1] - dl[1] * (kw - 1) - 1) // st[1] + 1
+    if oh < 1 or ow < 1:
+        return NO_RULE
+    return _fresh((n, o, oh, ow), input.dtype)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    if not _plain(input) or input.dim() not in (3, 4) or input.numel() == 0:
+        return NO_RULE
+    if input.is_contiguous(memory_format=torch.channels_last) and input.dim() == 4:
+        return NO_RULE
+    size = (output_size, output_size) if isinstance(output_size, int) else output_size
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
+        return NO_RULE
+    size = tuple(input.shape[-2 + i] if s is None else s for i, s in enumerate(size))
+    if not all(isinstance(s, int) and s > 0 for s in size):
+        return NO_RULE
+    return _fresh(tuple(input.shape[:-2]) + size, input.dtype)
+
+
+def cat(tensors, dim=0, *, out=None):
+    """Concatenation of standard-contiguous tensors of one dtype (4-d tensors that are also
+    channels-last contiguous, where torch picks the layout itself, run the kernel)."""
+    if out is not None or not isinstance(tensors, (list, tuple)) or not tensors or not isinstance(dim, int):
+        return NO_RULE
+    first = tensors[0]
+    if not all(_plain(t) and t.dtype == first.dtype and t.dim() == first.dim() for t in tensors):
+        return NO_RULE
+    nd = first.dim()
+    if nd == 0 or not -nd <= dim < nd:
+        return NO_RULE
+    dim %= nd
+    if nd == 4 and any(t.is_contiguous(memory_format=torch.channels_last) for t in tensors):
+        return NO_RULE
+    shape = list(first.shape)
+    for t in tensors[1:]:
+        if any(a != b for i, (a, b) in enumerate(zip(t.shape, shape)) if i != dim):
+            return NO_RULE
+        shape[dim] += t.shape[dim]
+    return _fresh(tuple(shape), first.dtype)
+
+
 # ---------------------------------------------------------------------------------------------
 # element-wise
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +269,9 @@ def reflected(self, other):
 #: function -> rule; the Tensor method, the torch function and the operator share a rule
 RULES: Dict[Callable, Callable] = {
     F.batch_norm: batch_norm, F.layer_norm: layer_norm, F.group_norm: group_norm,
-    F.linear: linear, torch._C._nn.linear: linear,
+    F.linear: linear, torch._C._nn.linear: linear, torch.conv2d: conv2d, torch.cat: cat,
+    torch.concat: cat, torch.concatenate: cat,
+    F.adaptive_avg_pool2d: adaptive_avg_pool2d, torch._C._nn.adaptive_avg_pool2d: adaptive_avg_pool2d,
     F.gelu: gelu, torch._C._nn.gelu: gelu,
     F.relu: _unary_positional_inplace(1), F.relu6: _unary_positional_inplace(1),
     F.silu: _unary_positional_inplace(1), F.hardswish: _unary_positional_inplace(1),

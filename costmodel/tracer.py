@@ -93,12 +93,19 @@ class OpRecord:
     outputs: List[TensorInfo]
     parents: List[int]
     is_module: bool
-    hparams: Dict[str, Any] = field(default_factory=dict)
+    _hparams: Optional[Dict[str, Any]] = field(default=None, repr=False)
     args: Tuple[Any, ...] = ()
     kwargs: Dict[str, Any] = field(default_factory=dict)
     params: Dict[str, Tuple[int, ...]] = field(default_factory=dict)
     new_params: int = 0
     inplace: bool = False
+
+    @property
+    def hparams(self) -> Dict[str, Any]:
+        """A leaf module's plain-valued attributes (read when first asked for)."""
+        if self._hparams is None:
+            self._hparams = module_hparams(self.target) if self.is_module else {}
+        return self._hparams
 
     @property
     def input(self) -> TensorInfo:
@@ -286,14 +293,16 @@ class _Recorder(TorchFunctionMode):
         inputs = self._leaf_inputs
         outs = _flatten_tensors(output)
         path = self.module_path.get(id(module), type(module).__name__)
+        named = (module._parameters.items() if not module._modules
+                 else module.named_parameters())  # a leaf's own parameters, or its children's too
         params, new = self._use_params(
-            (f"{path}.{n}" if path else n, p) for n, p in module.named_parameters())
+            (f"{path}.{n}" if path else n, p) for n, p in named if p is not None)
         rec = OpRecord(
             index=len(self.ops), name=self._unique_name(path or type(module).__name__),
             op=type(module).__name__, scope=path, target=module,
             inputs=self._infos(inputs),
             outputs=[TensorInfo.of(t, inputs) for t in outs],
-            parents=self._parents(inputs), is_module=True, hparams=module_hparams(module),
+            parents=self._parents(inputs), is_module=True,
             params=params, new_params=new,
             inplace=any(o is i for o in outs for i in inputs))
         self._record(rec, inputs, outs)
