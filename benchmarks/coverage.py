@@ -30,11 +30,12 @@ import warnings
 from collections import defaultdict
 
 MAX_PARAMS = 150_000_000
-#: pytorchcv models that are not image classifiers (dense prediction, speech, faces, keypoints)
+#: pytorchcv models that are not image classifiers (dense prediction, speech, faces, keypoints,
+#: video inpainting and optical flow, which take several inputs)
 PYTORCHCV_NOT_CLASSIFIERS_SUFFIX = ("_coco", "_cityscapes", "_voc", "_ade20k", "_widerface",
                                     "_celebamaskhq")
 PYTORCHCV_NOT_CLASSIFIERS_PREFIX = ("jasper", "quartznet", "nvpattexp", "superpointnet",
-                                    "visemenet", "voca")
+                                    "visemenet", "voca", "propainter", "raft")
 TIME_LIMIT_S = 300
 
 

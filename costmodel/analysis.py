@@ -136,12 +136,12 @@ def analyze(model: nn.Module, input_shape: ShapeLike = (1, 3, 224, 224),
     """
     graph = trace_model(model, input_shape, dtype, input_dtype)
     costs = [handles.cost_of(rec) for rec in graph.ops]
-    missing = sorted({rec.op for rec, (_, ok) in zip(graph.ops, costs) if not ok})
+    missing = sorted({rec.op for rec, (_, why) in zip(graph.ops, costs) if why})
     if missing and warn:
         for op in missing:
-            names = [r.name for r, (_, ok) in zip(graph.ops, costs) if not ok and r.op == op]
+            bad = [(r.name, why) for r, (_, why) in zip(graph.ops, costs) if why and r.op == op]
             warnings.warn(
-                f"costmodel: no cost formula for {op} ({len(names)} call(s), first: {names[0]}); "
+                f"costmodel: {bad[0][1]} for {op} ({len(bad)} call(s), first: {bad[0][0]}); "
                 f"reported as 'unsupported' with zero cost", UnsupportedOpWarning, stacklevel=2)
     rows = layer_rows(graph, [c for c, _ in costs])
     return CostReport(rows, graph, model_name=type(model).__name__, unsupported=missing)

@@ -163,7 +163,7 @@ def conv_module(rec: OpRecord) -> OpCost:
 @for_functions("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                "conv_transpose3d")
 def conv_function(rec: OpRecord) -> OpCost:
-    x, w = rec.args[0], rec.arg(1, "weight")
+    x, w = rec.arg(0, "input"), rec.arg(1, "weight")
     bias = rec.arg(2, "bias")
     transposed = "transpose" in rec.op
     # F.conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation)
@@ -188,13 +188,13 @@ def linear_module(rec: OpRecord) -> OpCost:
 @for_functions("linear")
 def linear_function(rec: OpRecord) -> OpCost:
     w = rec.arg(1, "weight")
-    return OpCost("linear", fm.linear(rec.args[0].shape, w.shape[1], w.shape[0],
+    return OpCost("linear", fm.linear(rec.arg(0, "input").shape, w.shape[1], w.shape[0],
                                       rec.arg(2, "bias") is not None))
 
 
 @for_functions("matmul", "mm", "bmm")
 def matmul_function(rec: OpRecord) -> OpCost:
-    a, b = rec.args[0], rec.args[1]
+    a, b = rec.inputs[0], rec.inputs[1]  # the operands, however they were passed
     return OpCost("matmul", fm.matmul(a.shape, b.shape, rec.output.shape))
 
 
@@ -206,7 +206,7 @@ def einsum_function(rec: OpRecord) -> OpCost:
 @for_functions("addmm", "baddbmm", "addbmm")
 def add_matmul_function(rec: OpRecord) -> OpCost:
     """``beta * c + alpha * (a @ b)``: the product plus one add per output (reads c once)."""
-    c, a, b = rec.args[0], rec.args[1], rec.args[2]
+    c, a, b = rec.inputs[0], rec.inputs[1], rec.inputs[2]
     prod = fm.matmul(a.shape, b.shape, rec.output.shape)
     return OpCost("matmul", prod + fm.Cost(flops=rec.output.numel, mac=c.numel))
 
@@ -534,6 +534,14 @@ def flip_function(rec: OpRecord) -> OpCost:
     return OpCost("copy", fm.copy(rec.input.shape))
 
 
+@for_functions("nonzero", "argwhere")
+def nonzero_function(rec: OpRecord) -> OpCost:
+    """The indices of the non-zero elements (only possible on a real tensor, e.g. a constant a
+    forward builds on the CPU): a compare per element, the index list written:
+    flops |x|, MAC |x| + |y|."""
+    return OpCost("copy", Cost(flops=rec.input.numel, mac=rec.input.numel + rec.output.numel))
+
+
 @for_functions("one_hot")
 def one_hot_function(rec: OpRecord) -> OpCost:
     """Read each class index, write its one-hot row: MAC |idx| + |y|."""
@@ -652,9 +660,14 @@ def unsupported(rec: OpRecord) -> OpCost:
     return OpCost("unsupported", fm.ZERO)
 
 
-def cost_of(rec: OpRecord) -> Tuple[OpCost, bool]:
-    """(cost, supported) of one traced op."""
+def cost_of(rec: OpRecord) -> Tuple[OpCost, Optional[str]]:
+    """(cost, why unsupported): ``None`` when a formula costed the op; otherwise the op is
+    ``unsupported`` with zero counts and the reason says why (no formula, or a formula that
+    could not read this call: never a crash, never a silent guess)."""
     handle = handle_for(rec)
     if handle is None:
-        return unsupported(rec), False
-    return handle(rec), True
+        return unsupported(rec), "no cost formula"
+    try:
+        return handle(rec), None
+    except Exception as exc:  # a call form the formula does not understand
+        return unsupported(rec), f"its formula failed on this call ({type(exc).__name__}: {exc})"

@@ -198,10 +198,18 @@ def default_input_shape(spec: str, model: Optional[nn.Module] = None) -> Tuple[i
         return _torchvision_shape(name)
     if source == "pytorchcv" and model is not None:
         size = getattr(model, "in_size", None)
-        channels = int(getattr(model, "in_channels", 3) or 3)
+        channels = int(getattr(model, "in_channels", 0) or _first_conv_channels(model))
         if isinstance(size, (tuple, list)) and len(size) == 2:
             return (1, channels) + tuple(int(s) for s in size)
     return DEFAULT_SHAPE
+
+
+def _first_conv_channels(model: nn.Module, default: int = 3) -> int:
+    """The input channels of the first convolution (a grayscale model takes 1)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.conv._ConvNd):
+            return int(m.in_channels)
+    return default
 
 
 def _torchvision_shape(name: str) -> Tuple[int, ...]:

@@ -606,7 +606,7 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
         shapes = " x ".join(str(tuple(t.shape)) for t in meta_inputs)
         raise TraceError(
             f"forward failed in layer '{path}' ({type(failing).__name__}) for input shape "
-            f"{shapes}: {type(exc).__name__}: {_first_line(exc)}") from exc
+            f"{shapes}: {type(exc).__name__}: {_first_line(exc)}{_value_hint(exc)}") from exc
     outs = _flatten_tensors(output)
     if not outs:
         raise TraceError(
@@ -618,6 +618,18 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
                  outputs=[TensorInfo.of(t) for t in outs],
                  output_parents=[rec.producer.get(id(t), MODEL_INPUT) for t in outs],
                  total_params=total, unused_params=unused)
+
+
+#: what torch says when a meta-tensor forward needs tensor values
+_VALUE_READS = ("Cannot copy out of meta tensor", "cannot be called on meta tensors", "nonzero",
+                "data-dependent", "Tensor.item()", "data_ptr")
+
+
+def _value_hint(exc: BaseException) -> str:
+    if any(s in str(exc) for s in _VALUE_READS):
+        return (" (the forward reads tensor values - .item(), .cpu()/.numpy(), nonzero, a boolean "
+                "mask as an index - which a meta-tensor trace cannot do)")
+    return ""
 
 
 def _first_line(exc: BaseException) -> str:
