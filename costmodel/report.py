@@ -6,6 +6,7 @@ import json
 import math
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from costmodel.tracer import Graph
@@ -30,35 +31,39 @@ def _shape_str(shapes) -> str:
 
 def layer_rows(graph: Graph, costs: Sequence) -> pd.DataFrame:
     """One row per traced op (plus one for parameters no op read, if any)."""
-    cols: Dict[str, list] = {c: [] for c in COLUMNS}
-    for rec, oc in zip(graph.ops, costs):
-        c = oc.cost
-        itemsize = rec.outputs[0].itemsize if rec.outputs else 4
-        geo = oc.geometry
-        mac_bytes = c.mac * itemsize
-        for col, v in (("name", rec.name), ("op", rec.op), ("kind", oc.kind), ("scope", rec.scope),
-                       ("in_shape", _shape_str(t.shape for t in rec.inputs)),
-                       ("out_shape", _shape_str(t.shape for t in rec.outputs)),
-                       ("kernel", _geo(geo.get("kernel"))), ("stride", _geo(geo.get("stride"))),
-                       ("dilation", _geo(geo.get("dilation"))), ("groups", geo.get("groups")),
-                       ("params", rec.new_params), ("madds", c.madds), ("flops", c.flops),
-                       ("mac", c.mac), ("mac_bytes", mac_bytes),
-                       ("intensity", c.flops / mac_bytes if c.mac else float("nan")),
-                       ("parents", " ".join(str(p) for p in rec.parents))):
-            cols[col].append(v)
+    ops = graph.ops
+    geos = [oc.geometry for oc in costs]
+    cost = [oc.cost for oc in costs]
+    itemsizes = [rec.outputs[0].itemsize if rec.outputs else 4 for rec in ops]
+    cols = {
+        "name": [r.name for r in ops], "op": [r.op for r in ops],
+        "kind": [oc.kind for oc in costs], "scope": [r.scope for r in ops],
+        "in_shape": [_shape_str(t.shape for t in r.inputs) for r in ops],
+        "out_shape": [_shape_str(t.shape for t in r.outputs) for r in ops],
+        "kernel": [_geo(g.get("kernel")) for g in geos],
+        "stride": [_geo(g.get("stride")) for g in geos],
+        "dilation": [_geo(g.get("dilation")) for g in geos],
+        "groups": [g.get("groups") for g in geos],
+        "params": [r.new_params for r in ops], "madds": [c.madds for c in cost],
+        "flops": [c.flops for c in cost], "mac": [c.mac for c in cost],
+        "mac_bytes": [c.mac * i for c, i in zip(cost, itemsizes)],
+        "parents": [" ".join(map(str, r.parents)) for r in ops],
+    }
     unused = sum(graph.unused_params.values())
     if unused:
-        row = {"name": "(parameters not used in forward)", "op": "", "kind": "unused",
-               "scope": "", "in_shape": "", "out_shape": "", "kernel": None, "stride": None,
-               "dilation": None, "groups": None, "params": unused, "madds": 0, "flops": 0,
-               "mac": 0, "mac_bytes": 0, "intensity": float("nan"), "parents": ""}
-        for col in COLUMNS:
-            cols[col].append(row[col])
-    df = pd.DataFrame(cols, columns=COLUMNS)
+        extra = {"name": "(parameters not used in forward)", "op": "", "kind": "unused",
+                 "scope": "", "in_shape": "", "out_shape": "", "kernel": None, "stride": None,
+                 "dilation": None, "groups": None, "params": unused, "madds": 0, "flops": 0,
+                 "mac": 0, "mac_bytes": 0, "parents": ""}
+        for col, v in extra.items():
+            cols[col].append(v)
     for col in COUNTS:
-        df[col] = df[col].astype("int64")
-    df["groups"] = df["groups"].astype("Int64")
-    return df
+        cols[col] = np.array(cols[col], dtype=np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols["intensity"] = np.where(cols["mac"] > 0, cols["flops"] / np.maximum(cols["mac_bytes"], 1),
+                                     np.nan)
+    cols["groups"] = pd.array(cols["groups"], dtype="Int64")
+    return pd.DataFrame(cols, columns=COLUMNS)
 
 
 def _geo(v) -> Optional[str]:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.modules.module as module_hooks
 from torch.overrides import TorchFunctionMode
 
 from costmodel import shape_rules
@@ -221,10 +222,9 @@ class _Recorder(TorchFunctionMode):
         self.name_counts: Dict[str, int] = defaultdict(int)
         for path, mod in named:
             self.module_path.setdefault(id(mod), path)
-        self.handles = []
-        for mod in {id(m): m for _, m in named}.values():
-            self.handles.append(mod.register_forward_pre_hook(self._pre_hook, with_kwargs=True))
-            self.handles.append(mod.register_forward_hook(self._post_hook, with_kwargs=True))
+        # process-wide module hooks (two registrations, not two per module), filtered to this model
+        self.handles = [module_hooks.register_module_forward_pre_hook(self._pre_hook),
+                        module_hooks.register_module_forward_hook(self._post_hook, with_kwargs=True)]
 
     # ------------------------------------------------------------------ helpers
     def _unique_name(self, base: str) -> str:
@@ -267,30 +267,28 @@ class _Recorder(TorchFunctionMode):
         return self.module_path.get(id(self.stack[-1]), "") if self.stack else ""
 
     # ------------------------------------------------------------------ module hooks
-    def _pre_hook(self, module, args, kwargs):
-        with torch._C.DisableTorchFunction():  # our own tensor queries are not the model's ops
-            return self._enter(module, args, kwargs)
-
-    def _enter(self, module, args, kwargs):
+    def _pre_hook(self, module, args):
+        if id(module) not in self.module_path:  # another model's module (another thread)
+            return None
         self.stack.append(module)
         if self.leaf_depth or id(module) in self.leaves:
-            if self.leaf_depth == 0:
-                self._leaf_inputs = _flatten_tensors((args, kwargs))
             self.leaf_depth += 1
         return None
 
     def _post_hook(self, module, args, kwargs, output):
-        with torch._C.DisableTorchFunction():
-            return self._exit(module, output)
+        if id(module) not in self.module_path:
+            return None
+        with torch._C.DisableTorchFunction():  # our own tensor queries are not the model's ops
+            return self._exit(module, args, kwargs, output)
 
-    def _exit(self, module, output):
+    def _exit(self, module, args, kwargs, output):
         self.stack.pop()
         if not self.leaf_depth:
             return None
         self.leaf_depth -= 1
         if self.leaf_depth:
             return None
-        inputs = self._leaf_inputs
+        inputs = _flatten_tensors((args, kwargs))
         outs = _flatten_tensors(output)
         path = self.module_path.get(id(module), type(module).__name__)
         named = (module._parameters.items() if not module._modules
@@ -456,12 +454,21 @@ def clear_cache() -> None:
     _META_CACHE.clear()
 
 
+#: nn.Module's hook registries (the trace uses process-wide hooks and leaves these alone; their
+#: identity is still restored with the other attributes)
+_HOOK_DICTS = frozenset({"_backward_pre_hooks", "_backward_hooks", "_forward_hooks",
+                         "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+                         "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs",
+                         "_state_dict_hooks", "_state_dict_pre_hooks",
+                         "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks"})
+
+
 class _ModelState:
     """Swap every parameter, buffer and tensor attribute of a model for a meta stand-in, and put
     the model back *exactly* as it was afterwards, also when the forward fails half way.
 
     Each module's attribute dictionary is saved shallowly (plus the contents of the dicts and
-    lists it holds: parameters, buffers, submodules, hooks, caches a forward may fill) and
+    lists it holds: parameters, buffers, submodules, caches a forward may fill) and
     restored on exit, so attributes a forward sets or replaces (a cached mask, a lazily built
     buffer) are undone too.  Shared submodules and tied weights map to one stand-in.
     ``names`` maps each stand-in parameter to its canonical (first) qualified name.
@@ -494,6 +501,8 @@ class _ModelState:
             attrs = m.__dict__.copy()
             contents = []
             for k, v in attrs.items():
+                if k in _HOOK_DICTS:  # torch's hook registries: the trace registers none
+                    continue
                 t = type(v)
                 if t is dict or t is OrderedDict:
                     contents.append((v, v.copy() if v else None))
