@@ -12,7 +12,8 @@ import pytest
 import torch.nn as nn
 
 import costmodel
-from costmodel import cli, plots, reports_cmd, zoo
+from costmodel import cli, plots, reports_folder, zoo
+from costmodel.guidelines import report_files
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -311,8 +312,8 @@ def test_reports_latency_unavailable_is_reported(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(plots, "_latency_module", missing)
-    monkeypatch.setattr(reports_cmd, "_run_cli", lambda argv: calls.append(argv) or 0)
-    out = reports_cmd.generate_reports(str(tmp_path), ["squeezenet1_1"], quick=True,
+    monkeypatch.setattr(report_files, "run_report", lambda *a, **k: calls.append(a))
+    out = reports_folder.generate_reports(str(tmp_path), ["squeezenet1_1"], quick=True,
                                        progress=False, message=lambda s: None)
     reasons = " ".join(why for _, why in out.skipped)
     assert "not available (test)" in reasons
@@ -325,24 +326,26 @@ def test_reports_latency_unavailable_is_reported(tmp_path, monkeypatch):
 def test_reports_guideline_hook(tmp_path, monkeypatch):
     calls = []
 
-    def fake_cli(argv):
-        calls.append(list(argv))
-        with open(argv[argv.index("--out") + 1], "w") as f:
+    def fake_render(results, out, *args, **kwargs):
+        calls.append(("render", results, out))
+        with open(out, "w") as f:
             f.write("# guidelines\n")
-        return 0
 
-    monkeypatch.setattr(reports_cmd, "_run_cli", fake_cli)
+    def no_run(*args, **kwargs):
+        raise AssertionError("--skip-latency must not run the experiments")
+
+    monkeypatch.setattr(report_files, "render_saved", fake_render)
+    monkeypatch.setattr(report_files, "run_report", no_run)
     # --skip-latency and no saved results: nothing to re-render, said so
-    out = reports_cmd.generate_reports(str(tmp_path), ["squeezenet1_1"], skip_latency=True,
-                                       progress=False, message=lambda s: None)
+    out = reports_folder.generate_reports(str(tmp_path), ["squeezenet1_1"], skip_latency=True,
+                                          progress=False, message=lambda s: None)
     assert calls == []
     assert any(p == "guideline report" and "no saved results" in why for p, why in out.skipped)
     # with saved results, --skip-latency re-renders them without timing anything
     (tmp_path / "guidelines.json").write_text("{}")
-    out = reports_cmd.generate_reports(str(tmp_path), ["squeezenet1_1"], skip_latency=True,
-                                       progress=False, message=lambda s: None)
-    assert calls == [["guidelines", "render", str(tmp_path / "guidelines.json"), "--out",
-                      str(tmp_path / "guidelines.md")]]
+    out = reports_folder.generate_reports(str(tmp_path), ["squeezenet1_1"], skip_latency=True,
+                                          progress=False, message=lambda s: None)
+    assert calls == [("render", str(tmp_path / "guidelines.json"), str(tmp_path / "guidelines.md"))]
     assert str(tmp_path / "guidelines.md") in out.written
     assert "[guidelines.md](guidelines.md)" in (tmp_path / "README.md").read_text()
 
@@ -371,10 +374,11 @@ def test_reports_reuse_latency_times_nothing(tmp_path, monkeypatch, capsys):
     def no_timing(*a, **k):
         raise AssertionError("--reuse-latency must not time anything")
 
-    monkeypatch.setattr(reports_cmd, "_validation_report", no_timing)
+    monkeypatch.setattr(reports_folder, "_validation_report", no_timing)
     monkeypatch.setattr(plots, "measured_ms", no_timing)
+    monkeypatch.setattr(report_files, "run_report", no_timing)
     calls = []
-    monkeypatch.setattr(reports_cmd, "_run_cli", lambda argv: calls.append(argv) or 1)
+    monkeypatch.setattr(report_files, "render_saved", lambda *a, **k: calls.append(a))
     assert cli.run(["reports", "--out", str(tmp_path), "--reuse-latency", "--no-progress",
                     "--models", "squeezenet1_1", "shufflenet_v2_x0_5"]) == 0
     lat_csv = pd.read_csv(tmp_path / "latency.csv").set_index("name")
@@ -383,11 +387,12 @@ def test_reports_reuse_latency_times_nothing(tmp_path, monkeypatch, capsys):
     assert lat_csv["predicted_ms"].gt(0).all()
     index = (tmp_path / "README.md").read_text()
     assert "--reuse-latency: not in" in index  # the missing measurement is said, not silent
-    assert all(argv[:2] == ["guidelines", "render"] for argv in calls)
+    assert calls == []  # no saved guideline results here: nothing rendered, nothing run
+    assert "no saved results" in index
 
 
 def test_html_report_carries_layer_bars_once(tmp_path):
-    reports_cmd.write_model_report("squeezenet1_1", str(tmp_path))
+    reports_folder.write_model_report("squeezenet1_1", str(tmp_path))
     html_text = (tmp_path / "models" / "squeezenet1_1.html").read_text()
     assert html_text.count('id="layer-bars"') == 1
     assert html_text.index('id="layer-bars"') < html_text.index("<h2>Layers</h2>")
@@ -396,7 +401,7 @@ def test_html_report_carries_layer_bars_once(tmp_path):
 def test_model_report_carries_predicted_layer_times(tmp_path):
     rep = plots.zoo_report("squeezenet1_1")
     per_layer = pd.DataFrame({"name": rep.layers["name"], "pred_ms": 0.01})
-    reports_cmd.write_model_report("squeezenet1_1", str(tmp_path), per_layer)
+    reports_folder.write_model_report("squeezenet1_1", str(tmp_path), per_layer)
     html_text = (tmp_path / "models" / "squeezenet1_1.html").read_text()
     assert "predicted time share" in html_text
     assert "pred_ms" not in plots.zoo_report("squeezenet1_1").layers  # cache left untouched

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from costmodel import fileio
 from costmodel.latency import timings
 
 
@@ -252,15 +253,16 @@ def measure_x86(models: Sequence[str], inputs: Sequence[Optional[str]], out: Opt
                 threads: int = 1, layer_time_s: float = 0.02) -> dict:
     """Measure the same models on this (x86) CPU with :func:`costmodel.latency.measure.measure_latency`
     and return (and save) a timing document."""
-    from costmodel.cli import default_input, load_model
+    from costmodel import sources
     from costmodel.latency import machine
     from costmodel.latency.measure import measure_latency
 
     results = []
     for name, inp in zip(models, inputs):
-        model = load_model(name)
-        results.append(measure_latency(model, inp or default_input(name), threads=threads,
-                                       layer_time_s=layer_time_s, model_name=name))
+        model = sources.load_model(name)
+        results.append(measure_latency(model, inp or sources.default_input_shape(name, model),
+                                       threads=threads, layer_time_s=layer_time_s,
+                                       model_name=name))
     doc = timings.make_document(results, machine.describe(threads))
     if out:
         timings.save(doc, out)
@@ -272,15 +274,13 @@ def compare_files(arm_paths: Sequence[str], x86: Optional[Sequence[str]] = None,
     arm_docs = [timings.load(p) for p in arm_paths]
     for p, d in zip(arm_paths, arm_docs):
         if not d.get("emulated"):
-            from costmodel.cli import CLIError
-            raise CLIError(f"{p} is not an emulated run (no \"emulated\": true); compare reads "
+            raise timings.TimingFileError(f"{p} is not an emulated run (no \"emulated\": true); compare reads "
                            f"files written by `costmodel arm run`")
     x86_docs = [timings.load(p) for p in (x86 or [])]
     df = layer_frame(arm_docs, x86_docs)
     text = report_text(df, arm_docs, x86_docs)
     if out:
-        with open(out, "w") as f:
-            f.write(text)
+        fileio.write_text(out, text)
     return text
 
 

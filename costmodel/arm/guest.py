@@ -108,7 +108,7 @@ def run_model(spec: dict, marker: Marker, repeats: int, forward_repeats: int) ->
     import torch
     from costmodel import analyze
     from costmodel.analysis import parse_shape
-    from costmodel.cli import load_model
+    from costmodel.sources import load_model
 
     t_start = time.perf_counter()
     name = spec["model"]

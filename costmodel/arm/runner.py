@@ -108,7 +108,7 @@ def run_emulated(models: Sequence[str], inputs: Sequence[Optional[str]], out: Op
                  timeout_s: Optional[float] = None, nice: int = 10,
                  echo: bool = True) -> dict:
     """Emulate ``models`` and return (and, with ``out``, save) the emulated timing document."""
-    from costmodel.cli import default_input
+    from costmodel.sources import default_input_shape
 
     env = env or envmod.ArmEnv()
     check_cpu(cpu)
@@ -123,7 +123,7 @@ def run_emulated(models: Sequence[str], inputs: Sequence[Optional[str]], out: Op
     os.makedirs(run_dir, exist_ok=True)
     src = stage_source(env, os.path.join(run_dir, "src"))
     set_cpu_identity(env, cpu)
-    spec = {"models": [{"model": m, "input": i or default_input(m)} for m, i in zip(models, inputs)],
+    spec = {"models": [{"model": m, "input": i or "x".join(map(str, default_input_shape(m)))} for m, i in zip(models, inputs)],
             "repeats": int(repeats), "forward_repeats": int(forward_repeats)}
     spec_path, guest_out, log = (os.path.join(run_dir, n) for n in
                                  ("spec.json", "guest.json", "plugin.log"))

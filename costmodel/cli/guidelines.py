@@ -1,56 +1,36 @@
-"""Sub-commands ``costmodel guidelines run|render`` and ``costmodel lint MODEL``."""
+"""``costmodel guidelines run|render|run-gpu`` (ShuffleNetV2's guideline experiments re-run here)
+and ``costmodel lint MODEL...`` (a model checked against them)."""
 from __future__ import annotations
 
-import json
 import os
 import sys
-import warnings
 
-from costmodel.guidelines.lint import SEVERITIES, check, severity_rank
+from costmodel.cli.common import CLIError, LazyChoices, add_model_args, emit, json_text, \
+    load_model
 
-ZOO_LINT_MODELS = ("shufflenet_v1_g3_x1_0", "shufflenet_v1_g8_x1_0", "mobilenet_v2_x1_0",
-                   "shufflenet_v2_x1_0", "googlenet", "resnet50", "mixnet_s", "vgg16")
-
-
-def _cli():
-    from costmodel import cli  # late: costmodel.cli imports this module while building its parser
-    return cli
+SEVERITIES = LazyChoices("costmodel.guidelines.lint", "SEVERITIES")
 
 
 def _run(args) -> int:
     from costmodel.guidelines import experiments as ex
-    from costmodel.guidelines import render as rd
-    from costmodel.guidelines import timing
+    from costmodel.guidelines import report_files
 
-    cli = _cli()
     mode = "quick" if args.quick else ("full" if args.full else "default")
     threads = sorted(set(args.threads))
     if any(t < 1 for t in threads):
-        raise cli.CLIError("--threads must be positive integers")
+        raise CLIError("--threads must be positive integers")
     tables = [t.upper() for t in args.tables]
     bad = [t for t in tables if t not in ex.TABLES]
     if bad:
-        raise cli.CLIError(f"unknown table(s) {', '.join(bad)}; choose from {', '.join(ex.TABLES)}")
-    profile = None
-    if args.profile:
-        if not os.path.isfile(args.profile):
-            raise cli.CLIError(f"profile file not found: {args.profile}")
-        profile = timing.load_profile(args.profile)
-    say = (lambda m: print(m, file=sys.stderr)) if not args.silent else None
+        raise CLIError(f"unknown table(s) {', '.join(bad)}; choose from {', '.join(ex.TABLES)}")
+    if args.profile and not os.path.isfile(args.profile):
+        raise CLIError(f"profile file not found: {args.profile}")
     if args.clock == "cpu" and threads != [1]:
-        raise cli.CLIError("--clock cpu measures one thread: use it with --threads 1")
-    result = ex.run(mode, threads=threads, tables=tables, profile=profile, progress=say,
-                    clock=args.clock)
-    if args.profile:
-        result.extra["profile_path"] = args.profile
-    if args.gpu:
-        result = ex.merge_device(result, _read_json(args.gpu, "GPU results"))
-    json_path = args.json or os.path.splitext(args.out)[0] + ".json"
-    os.makedirs(os.path.dirname(json_path) or ".", exist_ok=True)
-    with open(json_path, "w", encoding="utf-8") as f:
-        json.dump(result.to_dict(), f, indent=1)
-    rd.render(result, args.out, lint_models=() if args.no_lint else ZOO_LINT_MODELS,
-              plots=not args.no_plots)
+        raise CLIError("--clock cpu measures one thread: use it with --threads 1")
+    say = (lambda m: print(m, file=sys.stderr)) if not args.silent else None
+    result, json_path = report_files.run_report(
+        args.out, args.json, mode, threads, tables, args.profile, args.clock, args.gpu,
+        lint=not args.no_lint, plots=not args.no_plots, progress=say)
     print(f"wrote {args.out} and {json_path} ({mode} mode, {result.wall_s:.0f} s)", file=sys.stderr)
     if not args.silent:
         o = ex.orderings(result)
@@ -60,74 +40,48 @@ def _run(args) -> int:
     return 0
 
 
-def _read_json(path, what):
-    cli = _cli()
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as exc:
-        raise cli.CLIError(f"cannot read {what} {path}: {exc}") from None
-
-
 def _run_gpu(args) -> int:
-    from costmodel.guidelines import experiments as ex
     import torch
 
-    cli = _cli()
+    from costmodel.guidelines import experiments as ex
+
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise cli.CLIError("no CUDA device available (torch.cuda.is_available() is False)")
+        raise CLIError("no CUDA device available (torch.cuda.is_available() is False)")
     say = (lambda m: print(m, file=sys.stderr))
     res = ex.run_device(args.device, rounds=args.rounds, batch=args.batch, progress=say)
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(res, f, indent=1)
-    print(f"wrote {args.out} ({res['device']}, {len(res['rows'])} variants)", file=sys.stderr)
+    emit(json_text(res), args.out, f"{res['device']}, {len(res['rows'])} variants")
     return 0
 
 
 def _render(args) -> int:
-    from costmodel.guidelines import experiments as ex
-    from costmodel.guidelines import render as rd
+    from costmodel.guidelines import report_files
 
-    cli = _cli()
-    try:
-        result = ex.ExperimentResult.from_dict(_read_json(args.results, "results"))
-    except KeyError as exc:
-        raise cli.CLIError(f"{args.results} is not a `guidelines run` result: missing {exc}") from None
-    if args.gpu:
-        try:
-            result = ex.merge_device(result, _read_json(args.gpu, "GPU results"))
-        except KeyError as exc:
-            raise cli.CLIError(f"{args.gpu} is not a `guidelines run-gpu` result: missing {exc}") from None
-    rd.render(result, args.out, lint_models=() if args.no_lint else ZOO_LINT_MODELS,
-              plots=not args.no_plots)
+    report_files.render_saved(args.results, args.out, args.gpu, lint=not args.no_lint,
+                              plots=not args.no_plots)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
 def _lint(args) -> int:
-    from costmodel.analysis import parse_shape
-    from costmodel.guidelines import timing
-    from costmodel.tracer import TraceError
+    import json
+    import warnings
 
-    cli = _cli()
+    from costmodel.guidelines import timing
+    from costmodel.guidelines.lint import check, severity_rank
+
     profile = None
     if args.profile:
         if not os.path.isfile(args.profile):
-            raise cli.CLIError(f"profile file not found: {args.profile}")
+            raise CLIError(f"profile file not found: {args.profile}")
         profile = timing.load_profile(args.profile)
     elif args.predict:
         profile = timing.load_profile(threads=args.threads)
     texts, worst = [], None
     for spec in args.model:
-        model = cli.load_model(spec)
-        shape = parse_shape(args.input or cli.default_input(spec))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                rep = check(model, shape, profile=profile, model_name=spec)
-        except TraceError as exc:
-            raise cli.CLIError(str(exc)) from None
+        model, shape = load_model(spec, args.input)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rep = check(model, shape, profile=profile, model_name=spec)
         if args.format == "json":
             texts.append(rep.to_dict(args.min_severity))
         else:
@@ -139,18 +93,13 @@ def _lint(args) -> int:
         out = json.dumps(texts[0] if len(texts) == 1 else texts, indent=1) + "\n"
     else:
         out = "\n".join(texts)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(out)
-        print(f"wrote {args.out} ({args.format})", file=sys.stderr)
-    else:
-        sys.stdout.write(out)
+    emit(out, args.out, args.format)
     if args.fail_on and severity_rank(worst) >= severity_rank(args.fail_on):
         return 1
     return 0
 
 
-def register_cli(subparsers) -> None:
+def register(subparsers) -> None:
     p = subparsers.add_parser(
         "guidelines", help="re-run ShuffleNetV2's guideline experiments (Tables 1-4) here",
         description="Build the four micro-benchmarks of ShuffleNetV2 Sec. 2 (Ma et al. 2018, "
@@ -199,15 +148,14 @@ def register_cli(subparsers) -> None:
         description="Per-layer and per-block findings: 1x1 convs with unequal widths (G1), group "
                     "convs (G2), fragmented blocks (G3), element-wise share of MAC (G4).  Exit "
                     "status 1 with --fail-on when a finding reaches that severity.")
-    p.add_argument("model", nargs="+", help="zoo model name(s) or path/to/file.py:factory")
-    p.add_argument("--input", "-i", default=None,
-                   help="input shape NxCxHxW (default: the zoo model's own, else 1x3x224x224)")
+    add_model_args(p, many=True)
     p.add_argument("--format", "-f", default="table", choices=["table", "md", "json"])
     p.add_argument("--out", "-o", default=None, help="write to this file instead of stdout")
-    p.add_argument("--min-severity", default="warn", choices=list(SEVERITIES),
-                   help="show findings at or above this severity (default: warn)")
-    p.add_argument("--fail-on", default=None, choices=list(SEVERITIES),
-                   help="exit with status 1 if a shown finding reaches this severity")
+    p.add_argument("--min-severity", default="warn", choices=SEVERITIES, metavar="SEVERITY",
+                   help="show findings at or above this severity: %(choices)s (default: "
+                        "%(default)s)")
+    p.add_argument("--fail-on", default=None, choices=SEVERITIES, metavar="SEVERITY",
+                   help="exit with status 1 if a shown finding reaches this severity (%(choices)s)")
     p.add_argument("--predict", action="store_true",
                    help="also predict latency (element-wise share of predicted time)")
     p.add_argument("--profile", default=None, help="device profile file (implies --predict)")

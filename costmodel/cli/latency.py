@@ -1,4 +1,4 @@
-"""Latency sub-commands: ``calibrate``, ``predict``, ``bench``, ``validate``, ``validate-report``.
+"""Latency commands: ``calibrate``, ``predict``, ``bench``, ``validate``, ``validate-report``.
 
 ``costmodel calibrate --out profile.json``           micro-benchmark this CPU, save a profile
 ``costmodel predict MODEL --profile profile.json``   predicted end-to-end and per-op latency
@@ -12,19 +12,8 @@ import os
 import sys
 import warnings
 
-from costmodel.cli import CLIError, add_model_args, default_input, load_model
-from costmodel.analysis import parse_shape
-from costmodel.tracer import TraceError
-
-
-def _threads(values):
-    try:
-        out = [int(v) for v in values]
-    except ValueError:
-        raise CLIError(f"--threads expects integers, got {values}") from None
-    if not out or any(t < 1 for t in out):
-        raise CLIError("--threads must be positive integers")
-    return out
+from costmodel.cli.common import CLIError, add_model_args, emit, json_text, load_model, \
+    parse_threads as _threads
 
 
 def _load_profile(path):
@@ -75,20 +64,16 @@ def _print_fit(prof) -> None:
 def _predict(args) -> int:
     from costmodel.latency.predict import predict_latency
     prof = _load_profile(args.profile)
-    model = load_model(args.model)
-    shape = parse_shape(args.input or default_input(args.model))
+    model, shape = load_model(args.model, args.input)
     try:
         pred = predict_latency(model, shape, prof, threads=args.threads, model_name=args.model)
-    except TraceError as exc:
-        raise CLIError(str(exc)) from None
-    except ValueError as exc:
+    except ValueError as exc:  # a thread count the profile lacks
         raise CLIError(str(exc)) from None
     cols = ["name", "kind", "madds", "mac_bytes", "pred_isolated_ms", "pred_ms"]
     if args.format == "csv":
         text = pred.layers[cols].to_csv(index=False)
     elif args.format == "json":
-        import json
-        text = json.dumps(pred.to_dict(), indent=1) + "\n"
+        text = json_text(pred.to_dict())
     else:
         lines = [f"{args.model}  input {'x'.join(map(str, shape))}  {pred.threads} thread(s)  "
                  f"profile: {prof.machine.get('cpu_model')}, torch {prof.machine.get('torch')}",
@@ -109,12 +94,7 @@ def _predict(args) -> int:
                 lines.append(f"{i:4d} {r.name[:40]:40s} {r.kind:16s} {r.pred_isolated_ms:11.4f} "
                              f"{r.pred_ms:10.4f}")
         text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.out)
     return 0
 
 
@@ -125,26 +105,14 @@ def _bench(args) -> int:
     threads = _threads(args.threads)
     results = []
     watch = CpuWatch().start()
-    if args.input and len(args.model) > 1:
-        shapes = {m: parse_shape(args.input) for m in args.model}
-    else:
-        shapes = {m: parse_shape(args.input or default_input(m)) for m in args.model}
     for spec in args.model:
-        if spec.startswith("space:"):
-            from costmodel.latency.validate import resolve_model
-            try:
-                model, shape = resolve_model(spec)
-            except KeyError as exc:
-                raise CLIError(str(exc)) from None
-            shapes[spec] = shape if not args.input else shapes[spec]
-        else:
-            model = load_model(spec)
+        model, shape = _bench_model(spec, args.input)
         for t in threads:
             try:
-                r = measure_latency(model, shapes[spec], threads=t, per_layer=not args.no_layers,
+                r = measure_latency(model, shape, threads=t, per_layer=not args.no_layers,
                                     min_time_s=args.time, layer_time_s=args.layer_time,
                                     model_name=spec, progress=not args.quiet, clock=args.clock)
-            except (TraceError, ValueError) as exc:
+            except ValueError as exc:
                 raise CLIError(str(exc)) from None
             results.append(r)
             gap = f", layer sum {r.layer_sum_ms:.3f} ms (gap {r.gap_pct:+.1f}%)" if not args.no_layers else ""
@@ -157,6 +125,20 @@ def _bench(args) -> int:
     timings.save(doc, args.out)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _bench_model(spec: str, input_shape):
+    """A model spec (:mod:`costmodel.sources`), or ``space:validation:N`` /
+    ``space:calibration:N``, a design-space network of the latency validation."""
+    if not spec.startswith("space:"):
+        return load_model(spec, input_shape)
+    from costmodel.analysis import parse_shape
+    from costmodel.latency.validate import resolve_model
+    try:
+        model, shape = resolve_model(spec)
+    except KeyError as exc:
+        raise CLIError(str(exc)) from None
+    return model, parse_shape(input_shape) if input_shape else shape
 
 
 def _validate(args) -> int:
@@ -239,7 +221,7 @@ def _validate_report(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-def register_cli(sub) -> None:
+def register(sub) -> None:
     from costmodel.latency.calibrate import DEFAULT_BUDGET_S
     from costmodel.latency.space import CALIBRATION_SEED
 

@@ -1,5 +1,5 @@
-"""``costmodel arm setup|status|run|exec|compare|published|spec-profile``: aarch64 instruction
-counts under QEMU, and published ARM speeds against spec-based predictions."""
+"""``costmodel arm setup|status|run|exec|collect|merge|compare|published|spec-profile``:
+aarch64 instruction counts under QEMU, and published ARM speeds against spec-based predictions."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,7 @@ import os
 import sys
 
 from costmodel.arm import environment as envmod
+from costmodel.cli.common import MODEL_HELP, CLIError, LazyChoices, emit, json_text, load_model
 
 
 def _env(args) -> envmod.ArmEnv:
@@ -28,19 +29,6 @@ def _common(p: argparse.ArgumentParser, cpu: bool = True):
                             "a64fx or max: SVE) (default %(default)s)")
 
 
-def _errors(fn):
-    def wrapped(args):
-        from costmodel.cli import CLIError
-        from costmodel.arm.plugin import PluginLogError
-        from costmodel.arm.runner import EmulationError
-        try:
-            return fn(args)
-        except (envmod.SetupError, EmulationError, PluginLogError) as exc:
-            raise CLIError(str(exc)) from None
-    return wrapped
-
-
-@_errors
 def _setup(args) -> int:
     info = envmod.ensure_all(_env(args), args.qemu, args.torch, args.mirror, args.force)
     for s in info["steps"]:
@@ -50,7 +38,6 @@ def _setup(args) -> int:
     return 0
 
 
-@_errors
 def _status(args) -> int:
     st = envmod.status(_env(args), args.qemu, args.torch)
     if args.json:
@@ -63,18 +50,17 @@ def _status(args) -> int:
     return 0 if st["ready"] else 1
 
 
-@_errors
 def _run(args) -> int:
-    from costmodel.cli import load_model
     from costmodel.arm.runner import run_emulated
-    models = []
+    from costmodel.sources import split_spec
+    models, inputs = [], []
     for m in args.model:
-        load_model(m)  # fail fast on the host, with the host's clear error
-        if ":" in m and m.split(":", 1)[0].endswith(".py"):  # the guest runs in another folder
-            path, factory = m.rsplit(":", 1)
+        _, shape = load_model(m, args.input)  # fail fast on the host, with the host's clear error
+        if split_spec(m)[0] == "file":  # the guest runs in another folder
+            path, _, factory = m.rpartition(":")
             m = f"{os.path.abspath(path)}:{factory}"
         models.append(m)
-    inputs = [args.input] * len(models)
+        inputs.append("x".join(map(str, shape)))
     doc = run_emulated(models, inputs, args.out, _env(args), cpu=args.cpu,
                        repeats=args.repeats, forward_repeats=args.forward_repeats,
                        qemu=args.qemu, torch_version=args.torch, setup=not args.no_setup,
@@ -95,7 +81,6 @@ def _run(args) -> int:
     return 1 if em.get("failed_models") else 0
 
 
-@_errors
 def _exec(args) -> int:
     from costmodel.arm.runner import exec_in_guest
     argv = list(args.args)
@@ -105,7 +90,6 @@ def _exec(args) -> int:
                          threads=args.threads, nice=args.nice)
 
 
-@_errors
 def _collect(args) -> int:
     from costmodel.arm.runner import document_from_run_dir
     if not os.path.isdir(args.run_dir):
@@ -115,33 +99,18 @@ def _collect(args) -> int:
     return 1 if doc["emulation"].get("failed_models") else 0
 
 
-@_errors
 def _merge(args) -> int:
-    from costmodel.cli import CLIError
     from costmodel.arm.runner import merge_documents
     from costmodel.latency import timings
-    try:
-        docs = [timings.load(p) for p in args.timings]
-    except timings.TimingFileError as exc:
-        raise CLIError(str(exc)) from None
-    doc = merge_documents(docs)
-    timings.save(doc, args.out)
-    print(f"wrote {args.out}: {len(doc['models'])} models from {len(docs)} runs", file=sys.stderr)
+    docs = [timings.load(p) for p in args.timings]
+    doc = timings.validate(merge_documents(docs))
+    emit(json_text(doc), args.out, f"{len(doc['models'])} models from {len(docs)} runs")
     return 0
 
 
 def _compare(args) -> int:
-    from costmodel.cli import CLIError
     from costmodel.arm.compare import compare_files
-    from costmodel.latency.timings import TimingFileError
-    try:
-        text = compare_files(args.timings, x86=args.x86, out=args.out)
-    except TimingFileError as exc:
-        raise CLIError(str(exc)) from None
-    if not args.out:
-        sys.stdout.write(text)
-    else:
-        print(f"wrote {args.out}", file=sys.stderr)
+    emit(compare_files(args.timings, x86=args.x86), args.out)
     return 0
 
 
@@ -164,7 +133,6 @@ def _spec_profile(args) -> int:
             print(f"{key:16s} {sp.describe(key)}")
         return 0
     if not args.device or not args.out:
-        from costmodel.cli import CLIError
         raise CLIError("give a DEVICE and --out FILE (or --list)")
     sp.save_spec_profile(args.device, args.out, args.variant)
     print(f"wrote {args.out}: {sp.describe(args.device)}, variant {args.variant} "
@@ -172,7 +140,7 @@ def _spec_profile(args) -> int:
     return 0
 
 
-def register_cli(sub):
+def register(sub) -> None:
     p = sub.add_parser("arm", help="aarch64 under QEMU: per-layer instruction counts (emulated)",
                        description="Run costmodel on an emulated aarch64 CPU (QEMU user mode) and "
                                    "count executed aarch64 instructions per layer.  Emulated "
@@ -192,9 +160,10 @@ def register_cli(sub):
 
     q = asub.add_parser("run", help="emulate models, write an emulated timing file with "
                                     "per-layer instruction counts")
-    q.add_argument("model", nargs="+", help="zoo model names")
-    q.add_argument("--input", "-i", default=None,
-                   help="input shape NxCxHxW (default: each zoo model's own resolution)")
+    q.add_argument("model", nargs="+", metavar="MODEL", help=MODEL_HELP + " (one or more)")
+    q.add_argument("--input", "-i", default=None, metavar="SHAPE",
+                   help="input shape NxCxHxW (default: each model's own, see `costmodel report "
+                        "--help`)")
     q.add_argument("--out", "-o", default=None, help="timing file to write (JSON)")
     q.add_argument("--repeats", type=int, default=3, help="counted replays per op (default 3)")
     q.add_argument("--forward-repeats", type=int, default=2,
@@ -239,11 +208,13 @@ def register_cli(sub):
     q.add_argument("--verbose", "-v", action="store_true", help="print each network analysed")
     q.set_defaults(func=_published)
 
-    from costmodel.arm.spec_profiles import DEVICES, VARIANTS
     q = asub.add_parser("spec-profile", help="write a latency profile of a 2015-16 phone CPU "
                                              "built from public specifications")
-    q.add_argument("device", nargs="?", choices=list(DEVICES), help="device key")
-    q.add_argument("--variant", default="emu", choices=list(VARIANTS),
+    q.add_argument("device", nargs="?", metavar="DEVICE",
+                   choices=LazyChoices("costmodel.arm.spec_profiles", "DEVICES"),
+                   help="device key: %(choices)s")
+    q.add_argument("--variant", default="emu", metavar="VARIANT",
+                   choices=LazyChoices("costmodel.arm.spec_profiles", "VARIANTS"),
                    help="roofline: specs only; emu: + per-kind rates from emulated instruction "
                         "counts; emu_call: + per-call costs (default %(default)s)")
     q.add_argument("--out", "-o", default=None, help="profile JSON to write")

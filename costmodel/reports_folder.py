@@ -1,4 +1,4 @@
-"""``costmodel reports --out reports/``: regenerate the whole ``reports/`` folder in one go.
+"""Regenerate the whole ``reports/`` folder in one go (``costmodel reports --out reports/``).
 
 What it writes (``OUT`` is ``--out``)::
 
@@ -14,8 +14,7 @@ What it writes (``OUT`` is ``--out``)::
     OUT/guidelines.md (+ .json, PNGs)  the guideline experiments (``guidelines run``)
 
 Latency, validation and guideline parts come from :mod:`costmodel.latency` and
-:mod:`costmodel.guidelines` through small hooks (:func:`_validation_report`,
-:func:`_guideline_report`); a part that cannot be produced here is skipped with a message on
+:mod:`costmodel.guidelines` (:func:`_validation_report`, :func:`_guideline_report`); a part that cannot be produced here is skipped with a message on
 stderr and a line in ``OUT/README.md``, never silently.  The device profile is ``--profile``,
 else ``OUT/latency/profile.json`` from an earlier run, else a fresh calibration saved there.
 ``--reuse-latency`` times nothing: it keeps ``OUT/latency/`` (profile, validation report and
@@ -97,23 +96,6 @@ def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List
     return [md_path, csv_path]
 
 
-def _run_cli(argv: Sequence[str]) -> int:
-    """Run a sibling sub-command (``costmodel guidelines run ...``) in this process."""
-    from costmodel import cli
-
-    return cli.run(list(argv))
-
-
-def _has_command(name: str) -> bool:
-    from costmodel import cli
-
-    try:
-        sub = next(a for a in cli.build_parser()._actions if getattr(a, "choices", None))
-    except StopIteration:
-        return False
-    return name in sub.choices
-
-
 def _profile(out_dir: str, quick: bool, profile_path: Optional[str], say) -> Tuple[object, str]:
     """(profile, its path): ``--profile``, else OUT/latency/profile.json, else calibrate there."""
     if profile_path:
@@ -144,23 +126,19 @@ def _validation_report(out_dir: str, names, quick: bool, profile, argv) -> List[
 
 def _guideline_report(out_dir: str, quick: bool, skip_latency: bool, profile_path: Optional[str]
                       ) -> List[str]:
-    """``costmodel guidelines run`` (or, with ``--skip-latency``, ``guidelines render`` of the
-    saved results) into OUT/guidelines.md.  Raises RuntimeError with the reason when it can't."""
+    """The guideline experiments (``costmodel guidelines run``), or, with ``skip_latency``, their
+    saved results rendered again (``guidelines render``), into OUT/guidelines.md.  Raises
+    RuntimeError with the reason when there is nothing to render."""
+    from costmodel.guidelines import report_files
+
     md = os.path.join(out_dir, GUIDELINES_MD)
     js = os.path.splitext(md)[0] + ".json"
-    if not _has_command("guidelines"):
-        raise RuntimeError("costmodel.guidelines has no `guidelines` command here")
     if skip_latency:
         if not os.path.isfile(js):
             raise RuntimeError(f"no timing requested and no saved results ({js}) to re-render")
-        argv = ["guidelines", "render", js, "--out", md]
+        report_files.render_saved(js, md)
     else:
-        argv = ["guidelines", "run", "--out", md, "--json", js, "--silent"]
-        argv += ["--quick"] if quick else []
-        argv += ["--profile", profile_path] if profile_path else []
-    rc = _run_cli(argv)
-    if rc != 0:
-        raise RuntimeError(f"`costmodel {' '.join(argv)}` exited with status {rc}")
+        report_files.run_report(md, js, "quick" if quick else "default", profile=profile_path)
     stem = os.path.splitext(os.path.basename(md))[0]
     return [os.path.join(out_dir, f) for f in sorted(os.listdir(out_dir))
             if f.startswith(stem) and os.path.isfile(os.path.join(out_dir, f))]
@@ -333,58 +311,3 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
     for part, why in outcome.skipped:
         say(f"skipped {part}: {why}")
     return outcome
-
-
-def _cli(args) -> int:
-    from costmodel.cli import CLIError
-
-    names = None
-    if args.models:
-        for n in args.models:
-            try:
-                registry.entry(n)
-            except registry.UnknownModelError as exc:
-                raise CLIError(str(exc)) from None
-        names = args.models
-    if args.skip_latency and args.reuse_latency:
-        raise CLIError("--skip-latency and --reuse-latency exclude each other")
-    if args.reuse_latency:
-        need = [os.path.join(args.out, LATENCY_DIR, "timings.json")]
-        need += [] if args.profile else [os.path.join(args.out, LATENCY_DIR, "profile.json")]
-        missing = [p for p in need if not os.path.isfile(p)]
-        if missing:
-            raise CLIError(f"--reuse-latency needs an earlier validation run: {', '.join(missing)} "
-                           f"missing (run `costmodel validate-report --out "
-                           f"{os.path.join(args.out, LATENCY_DIR)}` first)")
-    argv = ["reports", "--out", args.out] + (["--skip-latency"] if args.skip_latency else []) + \
-        (["--reuse-latency"] if args.reuse_latency else []) + \
-        (["--quick"] if args.quick else []) + (["--models"] + args.models if args.models else [])
-    outcome = generate_reports(args.out, names, args.skip_latency, args.quick,
-                               progress=not args.no_progress, profile_path=args.profile, argv=argv,
-                               reuse_latency=args.reuse_latency)
-    print(f"wrote {len(outcome.written)} files under {args.out}"
-          + (f"; skipped {len(outcome.skipped)} part(s), listed in "
-             f"{os.path.join(args.out, 'README.md')}" if outcome.skipped else ""))
-    return 0
-
-
-def register_cli(subparsers):
-    p = subparsers.add_parser(
-        "reports", help="regenerate the reports/ folder (zoo table, per-layer reports, plots, ...)",
-        description="Regenerate the reports folder: per-layer reports of every zoo model, the zoo "
-                    "summary table, the accuracy plots, the latency plots and the guideline and "
-                    "validation reports (those three when their packages can produce them here; "
-                    "otherwise they are skipped with a message).")
-    p.add_argument("--out", "-o", default="reports", help="output folder (default reports/)")
-    p.add_argument("--skip-latency", action="store_true", help="no timing at all (fast)")
-    p.add_argument("--reuse-latency", action="store_true",
-                   help="no timing: predict with OUT/latency/profile.json, take measured times "
-                        "from OUT/latency/timings.json (an earlier validate-report run)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny timing budgets (45 s calibration, short measurements): a rough run")
-    p.add_argument("--models", nargs="+", default=None, help="only these zoo models")
-    p.add_argument("--profile", default=None,
-                   help="device profile for the predictions (default: OUT/latency/profile.json "
-                        "from an earlier run, else a fresh calibration saved there)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cli)
