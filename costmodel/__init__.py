@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 #: subpackages and modules reachable as attributes after a plain ``import costmodel``
 SUBMODULES = ("analysis", "arm", "fileio", "formulas", "guidelines", "handles", "latency",
-              "layers", "plots", "report", "sources", "tracer", "zoo")
+              "layers", "numfmt", "plots", "report", "reports_folder", "sources", "tracer", "zoo")
 
 __all__ = ["analyze", "CostReport", "DeviceProfile", "ShapeError", "TraceError",
            "UnsupportedOpWarning", "calibrate", "formulas", "measure_latency", "parse_shape",

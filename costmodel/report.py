@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from typing import Dict, List, Optional, Sequence
 
 import pandas as pd
 
+from costmodel.numfmt import human  # noqa: F401 - also costmodel.report.human
+from costmodel.plots.layer_bars import layer_bars_section
 from costmodel.tracer import Graph
 
 COUNTS = ["params", "madds", "flops", "mac", "mac_bytes"]
@@ -64,16 +65,6 @@ def _geo(v) -> Optional[str]:
     if v is None:
         return None
     return "x".join(str(int(e)) for e in v)
-
-
-def human(n: float, unit: str = "") -> str:
-    """1234567 -> '1.23M'."""
-    if n is None or (isinstance(n, float) and math.isnan(n)):
-        return "-"
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.2f}{suffix}{unit}"
-    return f"{n:.0f}{unit}" if float(n).is_integer() else f"{n:.2f}{unit}"
 
 
 class CostReport:
@@ -186,7 +177,6 @@ class CostReport:
                 "<h2>Layers</h2>", _html_table(self._layer_table()),
                 "<h2>Units</h2><ul>" + "".join(
                     f"<li><code>{k}</code>: {html.escape(v)}</li>" for k, v in UNITS.items()) + "</ul>"]
-        from costmodel.plots import layer_bars_section  # lazy: plots imports this module
         body.insert(body.index("<h2>Layers</h2>"), layer_bars_section(self.layers))
         style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
                  "font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"

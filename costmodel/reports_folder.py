@@ -32,9 +32,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 import costmodel
-from costmodel import plots
+from costmodel.plots import accuracy
+from costmodel.plots import latency as latency_data
 from costmodel.report import CostReport
 from costmodel.zoo import registry
+from costmodel.zoo import table as zoo_tables
 
 #: the guideline experiments' JSON, kept so that ``--skip-latency`` can re-render without timing
 GUIDELINES_MD = "guidelines.md"
@@ -67,7 +69,7 @@ def _report_with_times(rep: CostReport, per_layer: Optional[pd.DataFrame]) -> Co
 
 def write_model_report(name: str, out_dir: str, per_layer: Optional[pd.DataFrame] = None) -> List[str]:
     """``models/<name>.md``, ``.html`` (with layer bars) and ``.csv`` for one zoo model."""
-    rep = _report_with_times(plots.zoo_report(name), per_layer)
+    rep = _report_with_times(zoo_tables.zoo_report(name), per_layer)
     d = os.path.join(out_dir, "models")
     os.makedirs(d, exist_ok=True)
     base = os.path.join(d, name)
@@ -80,7 +82,7 @@ def write_model_report(name: str, out_dir: str, per_layer: Optional[pd.DataFrame
 
 def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List[str]:
     """``zoo.md`` and ``zoo.csv``: costmodel's counts beside the published figures."""
-    table = plots.zoo_table(names)
+    table = zoo_tables.zoo_table(names)
     csv_path, md_path = os.path.join(out_dir, "zoo.csv"), os.path.join(out_dir, "zoo.md")
     table.to_csv(csv_path, index=False)
     text = ["# Zoo: costmodel versus the published figures", "",
@@ -90,7 +92,7 @@ def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List
             "one with the paper. Gaps are (costmodel - paper) / paper; `-` where the paper gives "
             "no figure. MAC: memory access cost in elements (ShuffleNetV2's definition). Each "
             "model's docstring explains its remaining gap.", "",
-            plots.zoo_table_markdown(table)]
+            zoo_tables.zoo_table_markdown(table)]
     with open(md_path, "w", encoding="utf-8") as f:
         f.write("\n".join(text))
     return [md_path, csv_path]
@@ -99,13 +101,13 @@ def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List
 def _profile(out_dir: str, quick: bool, profile_path: Optional[str], say) -> Tuple[object, str]:
     """(profile, its path): ``--profile``, else OUT/latency/profile.json, else calibrate there."""
     if profile_path:
-        return plots.load_profile(profile_path), profile_path
+        return latency_data.load_profile(profile_path), profile_path
     saved = os.path.join(out_dir, LATENCY_DIR, "profile.json")
     if os.path.isfile(saved):
-        return plots.load_profile(saved), saved
+        return latency_data.load_profile(saved), saved
     os.makedirs(os.path.dirname(saved), exist_ok=True)
     say(f"calibrating this machine's latency profile ({'45 s' if quick else 'minutes'}) -> {saved}")
-    prof = plots.calibrate_profile(saved, quick, threads=(1,) if quick else (1, 2))
+    prof = latency_data.calibrate_profile(saved, quick, threads=(1,) if quick else (1, 2))
     return prof, saved
 
 
@@ -115,11 +117,11 @@ def _validation_report(out_dir: str, names, quick: bool, profile, argv) -> List[
     try:
         from costmodel.latency.validate import validation_report
     except ImportError as exc:
-        raise plots.LatencyUnavailable(f"costmodel.latency.validate is not available ({exc})")
+        raise latency_data.LatencyUnavailable(f"costmodel.latency.validate is not available ({exc})")
     d = os.path.join(out_dir, LATENCY_DIR)
     budget = (dict(n_networks=8, threads=(1,), e2e_time_s=0.1, layer_time_s=0.005) if quick
               else {})
-    plots._call(validation_report, d, profile, zoo_names=list(names), progress=False,
+    latency_data._call(validation_report, d, profile, zoo_names=list(names), progress=False,
                 command="costmodel " + " ".join(argv), **budget)
     return [os.path.join(d, f) for f in sorted(os.listdir(d))]
 
@@ -171,7 +173,7 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
     measured = {}
     if os.path.isfile(tj):
         try:
-            measured = plots.read_timings(tj, threads=1).get("latency_measured", {})
+            measured = latency_data.read_timings(tj, threads=1).get("latency_measured", {})
         except (OSError, ValueError, KeyError) as exc:
             say(f"cannot reuse {tj} ({exc}); measuring again")
     predicted = {}
@@ -180,8 +182,8 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
         model = registry.create(name).eval()
         shape = registry.entry(name).input_shape
         try:
-            res = plots.predict_result(model, shape, profile, plots.zoo_report(name))
-            predicted[name] = plots._as_ms(res)
+            res = latency_data.predict_result(model, shape, profile, zoo_tables.zoo_report(name))
+            predicted[name] = latency_data._as_ms(res)
             layers = getattr(res, "layers", None)
             if isinstance(layers, pd.DataFrame) and "pred_ms" in layers.columns:
                 per_layer[name] = layers
@@ -191,7 +193,7 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
             outcome.skipped.append((f"measured latency of {name}", f"--reuse-latency: not in {tj}"))
         elif name not in measured:
             try:
-                measured[name] = plots.measured_ms(model, shape, quick)
+                measured[name] = latency_data.measured_ms(model, shape, quick)
             except Exception as exc:  # noqa: BLE001
                 outcome.skipped.append((f"measured latency of {name}", _why(exc)))
     outcome.latency = {k: v for k, v in (("latency_predicted", predicted),
@@ -200,7 +202,7 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
 
 
 def _why(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, (plots.LatencyUnavailable, RuntimeError)) \
+    return str(exc) if isinstance(exc, (latency_data.LatencyUnavailable, RuntimeError)) \
         else f"{type(exc).__name__}: {exc}"
 
 
@@ -211,7 +213,7 @@ def _write_index(outcome: ReportsOutcome, names: Sequence[str], argv: Sequence[s
              f"torch {_torch_version()}, Python {platform.python_version()}) for "
              f"{len(names)} zoo models.", "",
              "- [zoo.md](zoo.md): the zoo summary table (costmodel versus published figures)"]
-    order = ["madds", "params", "mac"] + list(plots.LATENCY_METRICS)
+    order = ["madds", "params", "mac"] + list(accuracy.LATENCY_METRICS)
     plots_written = sorted({_rel(p, root) for p in outcome.written
                             if os.path.basename(p).startswith("accuracy_vs_") and p.endswith(".png")},
                            key=lambda p: next((i for i, k in enumerate(order)
@@ -286,15 +288,15 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
             outcome.written += write_model_report(name, out_dir, per_layer.get(name))
         step("zoo table")
         outcome.written += write_zoo_table(out_dir, names)
-        for key in ("madds", "params", "mac") + plots.LATENCY_METRICS:
+        for key in ("madds", "params", "mac") + accuracy.LATENCY_METRICS:
             step(f"plot {key}")
             xv = outcome.latency.get(key)
-            if key in plots.LATENCY_METRICS and not xv:
+            if key in accuracy.LATENCY_METRICS and not xv:
                 if not skip_latency:
                     skip(f"accuracy_vs_{key}", "no timings (see the latency lines above)")
                 continue
             stem = os.path.join(out_dir, f"accuracy_vs_{key}")
-            res = plots.plot_accuracy(key, [stem + ".png", stem + ".svg"], names, (), xv,
+            res = accuracy.plot_accuracy(key, [stem + ".png", stem + ".svg"], names, (), xv,
                                       data_csv=stem + ".csv")
             outcome.written += res.paths
         step("guideline report")

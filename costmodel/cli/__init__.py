@@ -16,7 +16,6 @@ import argparse
 import sys
 import warnings
 
-from costmodel import __version__
 from costmodel.cli import arm, guidelines, latency, plot, report, reports
 from costmodel.cli.common import CLIError, user_error_message
 

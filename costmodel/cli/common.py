@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
-import tempfile
 from typing import Optional, Sequence, Tuple
 
 #: what a model argument accepts (the forms :func:`costmodel.sources.load_model` knows)

@@ -11,7 +11,8 @@ from costmodel.cli.common import INPUT_HELP, MODEL_HELP, CLIError, add_model_arg
 
 
 def _user_points(args, key: str, latency: Mapping[str, Mapping[str, float]]) -> List:
-    from costmodel import plots
+    from costmodel.plots import accuracy
+    from costmodel.plots import latency as latency_data
 
     specs, top1s, labels = args.add or [], args.top1 or [], args.add_name or []
     if len(specs) != len(top1s):
@@ -24,19 +25,19 @@ def _user_points(args, key: str, latency: Mapping[str, Mapping[str, float]]) -> 
             raise CLIError(f"--top1 must be a percentage in (0, 100], got {top1}")
         model, shape = load_model(spec, args.add_input)
         name = labels[k] if labels else spec.rsplit(":", 1)[-1]
-        up = plots.UserPoint.from_model(model, top1, shape, name)
-        if key in plots.LATENCY_METRICS:
+        up = accuracy.UserPoint.from_model(model, top1, shape, name)
+        if key in accuracy.LATENCY_METRICS:
             given = latency.get(key, {})
             if name in given:
                 up.x[key] = given[name]
             else:
                 try:
-                    up.x[key] = (plots.measured_ms(model, shape, args.quick)
+                    up.x[key] = (latency_data.measured_ms(model, shape, args.quick)
                                  if key == "latency_measured" else
-                                 plots.predicted_ms(model, shape,
-                                                    plots.default_profile(args.quick, args.profile),
+                                 latency_data.predicted_ms(model, shape,
+                                                    latency_data.default_profile(args.quick, args.profile),
                                                     up.report))
-                except plots.LatencyUnavailable as exc:
+                except latency_data.LatencyUnavailable as exc:
                     raise CLIError(f"cannot time {name} for {key}: {exc}; put a row for it in "
                                    f"--timings") from None
         points.append(up)
@@ -46,11 +47,12 @@ def _user_points(args, key: str, latency: Mapping[str, Mapping[str, float]]) -> 
 def _accuracy(args) -> int:
     import pandas as pd
 
-    from costmodel import plots
+    from costmodel.plots import accuracy
+    from costmodel.plots import latency as latency_data
     from costmodel.zoo import registry
 
     try:
-        m = plots.metric(args.x)
+        m = accuracy.metric(args.x)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     names = args.models
@@ -65,28 +67,28 @@ def _accuracy(args) -> int:
     latency: Dict[str, Dict[str, float]] = {}
     if args.timings:
         try:
-            latency = plots.read_timings(args.timings)
+            latency = latency_data.read_timings(args.timings)
         except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
             raise CLIError(f"cannot read timings {args.timings}: {exc}") from None
     x_values = None
-    if m.key in plots.LATENCY_METRICS:
+    if m.key in accuracy.LATENCY_METRICS:
         x_values = latency.get(m.key)
         if not x_values:
             try:
-                profile = (plots.default_profile(args.quick, args.profile)
+                profile = (latency_data.default_profile(args.quick, args.profile)
                            if m.key == "latency_predicted" else None)
                 what = "predicting" if profile is not None else "measuring"
                 print(f"{what} the latency of the zoo (a while; --timings FILE skips it)",
                       file=sys.stderr)
-                x_values = plots.zoo_latency(m.key, names, args.quick, profile)
-            except plots.LatencyUnavailable as exc:
+                x_values = latency_data.zoo_latency(m.key, names, args.quick, profile)
+            except latency_data.LatencyUnavailable as exc:
                 raise CLIError(f"{m.key} needs timings: {exc}; or pass --timings FILE (CSV with "
                                f"name,measured_ms,predicted_ms, or a `costmodel bench` JSON)"
                                ) from None
     extra = _user_points(args, m.key, latency)
     outs = args.out or [f"accuracy_vs_{m.key}.png", f"accuracy_vs_{m.key}.svg"]
     try:
-        res = plots.plot_accuracy(m.key, outs, names, extra, x_values, args.title, args.data)
+        res = accuracy.plot_accuracy(m.key, outs, names, extra, x_values, args.title, args.data)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     d = res.data
@@ -108,8 +110,8 @@ def _accuracy(args) -> int:
 def _layers(args) -> int:
     import html
 
-    from costmodel import plots
     from costmodel.analysis import analyze
+    from costmodel.plots import layer_bars
 
     ext = os.path.splitext(args.out)[1].lower()
     if ext not in (".svg", ".html", ".htm"):
@@ -118,11 +120,11 @@ def _layers(args) -> int:
     rep = analyze(model, shape)
     rep.model_name = args.model
     if ext == ".svg":
-        text = plots.layer_bars_svg(rep.layers)
+        text = layer_bars.layer_bars_svg(rep.layers)
     else:
         text = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>costmodel: "
                 f"{html.escape(args.model)}</title></head><body style='font-family:sans-serif'>"
-                f"<h1>{html.escape(args.model)}</h1>" + plots.layer_bars_section(rep.layers)
+                f"<h1>{html.escape(args.model)}</h1>" + layer_bars.layer_bars_section(rep.layers)
                 + "</body></html>\n")
     emit(text, args.out)
     return 0

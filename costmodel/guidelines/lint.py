@@ -57,7 +57,7 @@ import torch.nn as nn
 
 from costmodel import formulas as fm
 from costmodel.analysis import analyze
-from costmodel.report import human
+from costmodel.numfmt import human
 
 SEVERITIES = ("info", "warn", "high")
 GUIDELINES = {
