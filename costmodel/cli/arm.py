@@ -115,9 +115,9 @@ def _compare(args) -> int:
 
 
 def _published(args) -> int:
-    from costmodel.arm import published
+    from costmodel.arm.published.rendering import run
     progress = (lambda m: print(f"  {m}", file=sys.stderr)) if args.verbose else None
-    text = published.run(args.out, args.plot, args.json, progress=progress)
+    text = run(args.out, args.plot, args.json, progress=progress)
     if not args.out:
         sys.stdout.write(text)
     else:

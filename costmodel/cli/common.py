@@ -38,7 +38,7 @@ USER_ERRORS = (
     ("costmodel.arm.environment", "SetupError"),
     ("costmodel.arm.runner", "EmulationError"),
     ("costmodel.arm.plugin", "PluginLogError"),
-    ("costmodel.arm.published", "PublishedDataError"),
+    ("costmodel.arm.published.data", "PublishedDataError"),
 )
 
 
