@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Sequence
 
 import pandas as pd
 
+from costmodel import fileio
 from costmodel.numfmt import human  # noqa: F401 - also costmodel.report.human
 from costmodel.plots.layer_bars import layer_bars_section
 from costmodel.tracer import Graph
@@ -246,9 +247,9 @@ def _text(v) -> str:
 
 
 def _write(path, text: str) -> str:
+    """``text``, also written (atomically) to ``path`` when one is given."""
     if path is not None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        fileio.write_text(path, text)
     return text
 
 

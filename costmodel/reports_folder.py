@@ -32,6 +32,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 import costmodel
+from costmodel import fileio
 from costmodel.plots import accuracy
 from costmodel.plots import latency as latency_data
 from costmodel.report import CostReport
@@ -75,8 +76,7 @@ def write_model_report(name: str, out_dir: str, per_layer: Optional[pd.DataFrame
     base = os.path.join(d, name)
     rep.to_markdown(base + ".md")
     rep.to_csv(base + ".csv")
-    with open(base + ".html", "w", encoding="utf-8") as f:
-        f.write(rep.to_html())
+    rep.to_html(base + ".html")
     return [base + ".md", base + ".html", base + ".csv"]
 
 
@@ -84,7 +84,7 @@ def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List
     """``zoo.md`` and ``zoo.csv``: costmodel's counts beside the published figures."""
     table = zoo_tables.zoo_table(names)
     csv_path, md_path = os.path.join(out_dir, "zoo.csv"), os.path.join(out_dir, "zoo.md")
-    table.to_csv(csv_path, index=False)
+    fileio.write_text(csv_path, table.to_csv(index=False))
     text = ["# Zoo: costmodel versus the published figures", "",
             "One row per zoo model, analyzed at its published input resolution. `madds all` counts "
             "every op (conv, linear, norm, pooling, element-wise ...); `madds conv+fc` only conv "
@@ -93,8 +93,7 @@ def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List
             "no figure. MAC: memory access cost in elements (ShuffleNetV2's definition). Each "
             "model's docstring explains its remaining gap.", "",
             zoo_tables.zoo_table_markdown(table)]
-    with open(md_path, "w", encoding="utf-8") as f:
-        f.write("\n".join(text))
+    fileio.write_text(md_path, "\n".join(text))
     return [md_path, csv_path]
 
 
@@ -231,8 +230,7 @@ def _write_index(outcome: ReportsOutcome, names: Sequence[str], argv: Sequence[s
     if outcome.skipped:
         lines += ["## Skipped", ""] + [f"- {part}: {why}" for part, why in outcome.skipped] + [""]
     path = os.path.join(root, "README.md")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
+    fileio.write_text(path, "\n".join(lines))
     return path
 
 
@@ -281,7 +279,7 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
                     if key in outcome.latency:
                         lat[col] = lat["name"].map(outcome.latency[key])
                 p = os.path.join(out_dir, "latency.csv")
-                lat.to_csv(p, index=False, float_format="%.6g")
+                fileio.write_text(p, lat.to_csv(index=False, float_format="%.6g"))
                 outcome.written.append(p)
         for name in names:
             step(f"report {name}")

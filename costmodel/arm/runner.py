@@ -28,6 +28,7 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
+from costmodel import fileio
 from costmodel.arm import environment as envmod
 from costmodel.arm.plugin import PluginLog, read_log
 from costmodel.latency.timings import _clean
@@ -195,7 +196,7 @@ def document_from_run_dir(run_dir: str, out: Optional[str] = None) -> dict:
     doc = build_document(guest, read_log(paths["plugin.log"]), meta)
     if out:
         from costmodel.latency import timings
-        timings.save(doc, out)
+        fileio.write_text(out, json.dumps(timings.validate(doc), indent=1, allow_nan=False) + "\n")
     return doc
 
 

@@ -8,7 +8,8 @@ import os
 import sys
 
 from costmodel.arm import environment as envmod
-from costmodel.cli.common import MODEL_HELP, CLIError, LazyChoices, emit, json_text, load_model
+from costmodel.cli.common import MODEL_HELP, CLIError, LazyChoices, check_writable, emit, \
+    json_text, load_model
 
 
 def _env(args) -> envmod.ArmEnv:
@@ -53,6 +54,7 @@ def _status(args) -> int:
 def _run(args) -> int:
     from costmodel.arm.runner import run_emulated
     from costmodel.sources import split_spec
+    check_writable(args.out)
     models, inputs = [], []
     for m in args.model:
         _, shape = load_model(m, args.input)  # fail fast on the host, with the host's clear error
@@ -94,6 +96,7 @@ def _collect(args) -> int:
     from costmodel.arm.runner import document_from_run_dir
     if not os.path.isdir(args.run_dir):
         raise envmod.SetupError(f"no run folder {args.run_dir} (they live under CACHE/runs/)")
+    check_writable(args.out)
     doc = document_from_run_dir(args.run_dir, args.out)
     print(f"wrote {args.out}: {', '.join(m['name'] for m in doc['models'])}", file=sys.stderr)
     return 1 if doc["emulation"].get("failed_models") else 0

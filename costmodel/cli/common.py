@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
+import tempfile
 from typing import Optional, Sequence, Tuple
 
 #: what a model argument accepts (the forms :func:`costmodel.sources.load_model` knows)
@@ -104,6 +106,74 @@ def emit(text: str, out: Optional[str], what: str = "") -> None:
 def json_text(obj) -> str:
     """costmodel's JSON layout (indent 1, no NaN), with a final newline."""
     return json.dumps(obj, indent=1, allow_nan=False) + "\n"
+
+
+def check_writable(*paths: Optional[str]) -> None:
+    """Fail now, before any long work, if an output file cannot be written (``None``: none)."""
+    from costmodel import fileio
+
+    for path in paths:
+        if path is not None:
+            fileio.check_writable(path)
+
+
+def prepare_out_dir(path: str) -> None:
+    """An output folder: created if missing, and writable (else :class:`~costmodel.fileio.OutputError`)."""
+    from costmodel import fileio
+
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise fileio.OutputError(f"cannot create the folder {path}: {exc.strerror or exc}") from None
+    fileio.check_writable(os.path.join(path, "README.md"))
+
+
+def keep_in_temp(data: bytes, name: str) -> Optional[str]:
+    """Save ``data`` to a new file in the system temp folder (name ending in ``-name``); its
+    path, or None when that fails too."""
+    path = None
+    try:
+        fd, path = tempfile.mkstemp(prefix="costmodel-", suffix="-" + os.path.basename(name))
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return path
+    except OSError:
+        if path is not None:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        return None
+
+
+def save_measurements(path: str, text: str, what: str) -> None:
+    """Write ``text`` (results that took long to measure) to ``path``.  When that fails, they are
+    not lost: saved to a file in the system temp folder (else printed on stdout), and the error
+    says where (exit status 2)."""
+    from costmodel import fileio
+
+    try:
+        fileio.write_text(path, text)
+        print(f"wrote {path}", file=sys.stderr)
+        return
+    except fileio.OutputError as exc:
+        error = exc
+    kept = keep_in_temp(text.encode("utf-8"), path)
+    if kept is not None:
+        raise CLIError(f"{error}; the {what} are saved in {kept}")
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    raise CLIError(f"{error}; the {what} are printed on stdout instead")
+
+
+def progress(iterable=None, total: Optional[int] = None, desc: str = "", unit: str = "it",
+             quiet: bool = False):
+    """A tqdm progress bar on stderr (``quiet``: none, but ``.write``, ``.update`` and
+    ``.close`` still work)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=quiet, file=sys.stderr,
+                dynamic_ncols=True)
 
 
 # ---------------------------------------------------------------------------------------------

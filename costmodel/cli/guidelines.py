@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from costmodel.cli.common import CLIError, LazyChoices, add_model_args, emit, json_text, \
-    load_model
+from costmodel.cli.common import CLIError, LazyChoices, add_model_args, check_writable, emit, \
+    json_text, load_model
 
 SEVERITIES = LazyChoices("costmodel.guidelines.lint", "SEVERITIES")
 
@@ -27,6 +27,7 @@ def _run(args) -> int:
         raise CLIError(f"profile file not found: {args.profile}")
     if args.clock == "cpu" and threads != [1]:
         raise CLIError("--clock cpu measures one thread: use it with --threads 1")
+    check_writable(args.out, args.json or os.path.splitext(args.out)[0] + ".json")
     say = (lambda m: print(m, file=sys.stderr)) if not args.silent else None
     result, json_path = report_files.run_report(
         args.out, args.json, mode, threads, tables, args.profile, args.clock, args.gpu,
@@ -47,6 +48,7 @@ def _run_gpu(args) -> int:
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise CLIError("no CUDA device available (torch.cuda.is_available() is False)")
+    check_writable(args.out)
     say = (lambda m: print(m, file=sys.stderr))
     res = ex.run_device(args.device, rounds=args.rounds, batch=args.batch, progress=say)
     emit(json_text(res), args.out, f"{res['device']}, {len(res['rows'])} variants")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import warnings
 
-from costmodel.cli.common import CLIError, add_model_args, emit, json_text, load_model, \
-    parse_threads as _threads
+from costmodel.cli.common import CLIError, LazyDefault, add_model_args, check_writable, emit, \
+    json_text, load_model, parse_threads as _threads, prepare_out_dir, progress, \
+    save_measurements, value_of
 
 
 def _load_profile(path):
@@ -28,28 +30,55 @@ def _load_profile(path):
 
 # ---------------------------------------------------------------------------------------------
 def _calibrate(args) -> int:
-    from costmodel.latency.calibrate import calibrate, refit
+    from costmodel.latency.calibrate import calibrate, networks_path, refit
     if args.refit:
         if not args.profile:
             raise CLIError("--refit needs --profile: the profile those samples produced")
+        check_writable(args.out)
         try:
-            prof = refit(args.refit, _load_profile(args.profile), out=args.out)
+            prof = refit(args.refit, _load_profile(args.profile))
         except ValueError as exc:
             raise CLIError(str(exc)) from None
+        save_measurements(args.out, json_text(prof.to_dict()), "refitted profile")
         _print_fit(prof)
-        print(f"wrote {args.out} (refitted from {args.refit}, nothing timed)", file=sys.stderr)
+        print(f"refitted from {args.refit}, nothing timed", file=sys.stderr)
         return 0
     threads = _threads(args.threads)
-    if args.budget <= 0:
+    budget = value_of(args.budget)
+    if budget <= 0:
         raise CLIError("--budget must be positive (seconds)")
+    samples = [args.samples, networks_path(args.samples)] if args.samples else []
+    check_writable(args.out, *samples)
+    tmp_dir = tempfile.mkdtemp(prefix="costmodel-calibration-") if samples else None
+    tmp_samples = os.path.join(tmp_dir, os.path.basename(args.samples)) if samples else None
     try:
-        prof = calibrate(out=args.out, budget_s=args.budget, threads=threads, seed=args.seed,
-                         progress=not args.quiet, samples_out=args.samples, clock=args.clock)
+        prof = calibrate(budget_s=budget, threads=threads, seed=value_of(args.seed),
+                         progress=not args.quiet, samples_out=tmp_samples, clock=args.clock)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    try:
+        save_measurements(args.out, json_text(prof.to_dict()), "calibrated profile")
+    finally:  # the samples too, whatever became of the profile
+        if samples:
+            _move_samples([tmp_samples, networks_path(tmp_samples)], samples, tmp_dir)
     _print_fit(prof)
-    print(f"wrote {args.out} (calibration {prof.calibration.get('wall_s')} s)", file=sys.stderr)
+    print(f"calibration {prof.calibration.get('wall_s')} s", file=sys.stderr)
     return 0
+
+
+def _move_samples(tmp_paths, paths, tmp_dir) -> None:
+    """The sample CSVs calibrate wrote to ``tmp_dir``, written (atomically) where asked."""
+    from costmodel import fileio
+    for tmp, path in zip(tmp_paths, paths):
+        if not os.path.isfile(tmp):
+            continue
+        try:
+            fileio.write_bytes(path, fileio.read_bytes(tmp))
+        except (fileio.OutputError, fileio.InputError) as exc:
+            raise CLIError(f"{exc}; the samples are kept in {tmp_dir}") from None
+        os.unlink(tmp)
+        print(f"wrote {path}", file=sys.stderr)
+    os.rmdir(tmp_dir)
 
 
 def _print_fit(prof) -> None:
@@ -103,10 +132,12 @@ def _bench(args) -> int:
     from costmodel.latency.measure import measure_latency
     from costmodel.latency.quiet import CpuWatch, describe as describe_quiet
     threads = _threads(args.threads)
+    check_writable(args.out)
+    models = [(spec, *_bench_model(spec, args.input)) for spec in args.model]  # all, before timing
     results = []
     watch = CpuWatch().start()
-    for spec in args.model:
-        model, shape = _bench_model(spec, args.input)
+    runs = progress(total=len(models) * len(threads), desc="bench", unit="run", quiet=args.quiet)
+    for spec, model, shape in models:
         for t in threads:
             try:
                 r = measure_latency(model, shape, threads=t, per_layer=not args.no_layers,
@@ -115,15 +146,16 @@ def _bench(args) -> int:
             except ValueError as exc:
                 raise CLIError(str(exc)) from None
             results.append(r)
+            runs.update(1)
             gap = f", layer sum {r.layer_sum_ms:.3f} ms (gap {r.gap_pct:+.1f}%)" if not args.no_layers else ""
-            print(f"{spec} {t} thread(s): {r.total_ms:.3f} ms (p10-p90 "
-                  f"{r.total_spread['p10']:.3f}-{r.total_spread['p90']:.3f}, repeat spread "
-                  f"{r.total_spread['repeat_spread_pct']:.1f}%){gap}", file=sys.stderr)
+            runs.write(f"{spec} {t} thread(s): {r.total_ms:.3f} ms (p10-p90 "
+                       f"{r.total_spread['p10']:.3f}-{r.total_spread['p90']:.3f}, repeat spread "
+                       f"{r.total_spread['repeat_spread_pct']:.1f}%){gap}", file=sys.stderr)
+    runs.close()
     doc = timings.make_document(results, machine.describe(threads[0] if len(threads) == 1 else None))
     doc["quiet"] = watch.stop()
     print(describe_quiet(doc["quiet"]), file=sys.stderr)
-    timings.save(doc, args.out)
-    print(f"wrote {args.out}", file=sys.stderr)
+    save_measurements(args.out, json_text(timings.validate(doc)), "measurements")
     return 0
 
 
@@ -145,6 +177,7 @@ def _validate(args) -> int:
     from costmodel.latency import timings
     from costmodel.latency.machine import same_machine
     from costmodel.latency.validate import doc_summary, evaluate, kind_stats
+    check_writable(args.out)
     prof = _load_profile(args.profile)
     if not os.path.isfile(args.timings):
         raise CLIError(f"timing file not found: {args.timings}")
@@ -168,7 +201,7 @@ def _validate(args) -> int:
     if is_busy(quiet):
         warnings.warn(f"other processes used {quiet['other_cpu_pct']:.0f}% of a core while "
                       f"{args.timings} was measured: its timings are disturbed")
-    models, layers, skipped = evaluate(doc, prof)
+    models, layers, skipped = evaluate(doc, prof, progress=not args.quiet)
     sys.stdout.write(doc_summary(models))
     if len(layers) and not args.no_layers:
         ks = kind_stats(layers)
@@ -179,13 +212,13 @@ def _validate(args) -> int:
     for s in skipped:
         print(f"skipped: {s}", file=sys.stderr)
     if args.out:
-        models.to_csv(args.out, index=False)
-        print(f"wrote {args.out}", file=sys.stderr)
+        emit(models.to_csv(index=False), args.out, "per-model comparison, CSV")
     return 0 if len(models) else 2
 
 
 def _validate_report(args) -> int:
     from costmodel.latency.validate import render_report, validation_report
+    prepare_out_dir(args.out)
     if args.render:
         try:
             text = render_report(args.out)
@@ -222,17 +255,18 @@ def _validate_report(args) -> int:
 
 # ---------------------------------------------------------------------------------------------
 def register(sub) -> None:
-    from costmodel.latency.calibrate import DEFAULT_BUDGET_S
-    from costmodel.latency.space import CALIBRATION_SEED
-
     p = sub.add_parser("calibrate", help="micro-benchmark this CPU and fit a latency profile",
                        description="Benchmark sampled op configurations and design-space networks "
                                    "and fit a per-kind latency predictor (saved as JSON).")
     p.add_argument("--out", "-o", required=True, help="profile JSON to write")
-    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
-                   help=f"time budget in seconds, fitting included (default {DEFAULT_BUDGET_S:.0f})")
+    p.add_argument("--budget", type=float,
+                   default=LazyDefault("costmodel.latency.calibrate", "DEFAULT_BUDGET_S"),
+                   help="time budget in seconds, fitting included (default %(default)s)")
     p.add_argument("--threads", nargs="+", default=["1", "2"], help="thread counts (default 1 2)")
-    p.add_argument("--seed", type=int, default=CALIBRATION_SEED)
+    p.add_argument("--seed", type=int,
+                   default=LazyDefault("costmodel.latency.space", "CALIBRATION_SEED"),
+                   help="seed of the sampled op configurations and networks (default %(default)s; "
+                        "the same seed samples the same calibration set)")
     p.add_argument("--samples", default=None, help="also write the raw op samples as CSV")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
@@ -276,6 +310,7 @@ def register(sub) -> None:
     p.add_argument("--profile", "-p", required=True)
     p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
     p.add_argument("--out", "-o", default=None, help="write the per-model comparison as CSV")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("validate-report", help="regenerate the latency validation report",
@@ -285,7 +320,8 @@ def register(sub) -> None:
     p.add_argument("--out", "-o", default="reports/latency")
     p.add_argument("--profile", "-p", default=None, help="use this profile instead of calibrating")
     p.add_argument("--budget", type=float, default=None,
-                   help=f"calibration budget in seconds (default {DEFAULT_BUDGET_S:.0f})")
+                   help="calibration budget in seconds (default: calibrate's, see `costmodel "
+                        "calibrate --help`)")
     p.add_argument("--networks", type=int, default=100, help="held-out sampled networks (default 100)")
     p.add_argument("--zoo", default=None,
                    help="comma-separated zoo names, or a number N for N spread-out models "

@@ -6,8 +6,8 @@ import os
 import sys
 from typing import Dict, List, Mapping
 
-from costmodel.cli.common import INPUT_HELP, MODEL_HELP, CLIError, add_model_args, emit, \
-    load_model
+from costmodel.cli.common import INPUT_HELP, MODEL_HELP, CLIError, add_model_args, \
+    check_writable, emit, load_model, progress
 
 
 def _user_points(args, key: str, latency: Mapping[str, Mapping[str, float]]) -> List:
@@ -50,11 +50,14 @@ def _accuracy(args) -> int:
     from costmodel.plots import accuracy
     from costmodel.plots import latency as latency_data
     from costmodel.zoo import registry
+    from costmodel.zoo.table import zoo_report
 
     try:
         m = accuracy.metric(args.x)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    outs = args.out or [f"accuracy_vs_{m.key}.png", f"accuracy_vs_{m.key}.svg"]
+    check_writable(*outs, args.data)
     names = args.models
     if names:
         for n in names:
@@ -64,6 +67,10 @@ def _accuracy(args) -> int:
         names = [n for n in (names or registry.names()) if registry.entry(n).family in fams]
         if not names:
             raise CLIError(f"no zoo model in families {', '.join(sorted(fams))}")
+    if m.key not in accuracy.LATENCY_METRICS:  # the slow part, cached for the plot
+        costed = [n for n in names or registry.names() if registry.entry(n).published.top1]
+        for name in progress(costed, desc="analyzing the zoo", unit="model"):
+            zoo_report(name)
     latency: Dict[str, Dict[str, float]] = {}
     if args.timings:
         try:
@@ -86,7 +93,6 @@ def _accuracy(args) -> int:
                                f"name,measured_ms,predicted_ms, or a `costmodel bench` JSON)"
                                ) from None
     extra = _user_points(args, m.key, latency)
-    outs = args.out or [f"accuracy_vs_{m.key}.png", f"accuracy_vs_{m.key}.svg"]
     try:
         res = accuracy.plot_accuracy(m.key, outs, names, extra, x_values, args.title, args.data)
     except ValueError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from costmodel.cli.common import CLIError
+from costmodel.cli.common import CLIError, prepare_out_dir
 
 
 def _reports(args) -> int:
@@ -26,6 +26,7 @@ def _reports(args) -> int:
             raise CLIError(f"--reuse-latency needs an earlier validation run: {', '.join(missing)} "
                            f"missing (run `costmodel validate-report --out "
                            f"{os.path.join(args.out, LATENCY_DIR)}` first)")
+    prepare_out_dir(args.out)
     argv = ["reports", "--out", args.out] + (["--skip-latency"] if args.skip_latency else []) + \
         (["--reuse-latency"] if args.reuse_latency else []) + \
         (["--quick"] if args.quick else []) + (["--models"] + args.models if args.models else [])

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 import torch.nn as nn
 
+from costmodel import fileio
 from costmodel import formulas as fm
 from costmodel.analysis import analyze
 from costmodel.numfmt import human
@@ -359,9 +360,9 @@ def _isnan(v) -> bool:
 
 
 def _write(path, text: str) -> str:
+    """``text``, also written (atomically) to ``path`` when one is given."""
     if path is not None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        fileio.write_text(path, text)
     return text
 
 

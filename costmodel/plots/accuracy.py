@@ -19,6 +19,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 import pandas as pd
 
+from costmodel import fileio
 from costmodel.analysis import analyze
 from costmodel.plots.savefig import mkdir_for, save_figure
 from costmodel.report import CostReport
@@ -303,7 +304,7 @@ def plot_accuracy(metric_key: str = "madds", out: Union[None, str, Sequence[str]
     result = PlotResult(m.key, data, skipped, caption)
     if data_csv:
         mkdir_for(data_csv)
-        data.to_csv(data_csv, index=False, float_format="%.10g")
+        fileio.write_text(data_csv, data.to_csv(index=False, float_format="%.10g"))
         result.paths.append(str(data_csv))
     if out is None:
         return result

@@ -3,11 +3,11 @@ the guideline ratios and the ordering agreement per set."""
 from __future__ import annotations
 
 import math
-import os
 from typing import Sequence
 
 import numpy as np
 
+from costmodel.plots.savefig import save_figure
 from costmodel.arm.published.comparison import PREDICTORS, SHORT, Comparison, baseline_rows, \
     summary_value
 
@@ -109,6 +109,5 @@ def plot(cmp: Comparison, path: str, predictors: Sequence[str] = ("flops", "emu"
     fig.suptitle("Published ARM speeds vs FLOPs-only and costmodel spec-profile predictions "
                  "(each predictor scaled by one factor per set)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     return path

@@ -10,6 +10,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
+from costmodel import fileio
 from costmodel.arm import spec_profiles as sp
 from costmodel.arm.published.comparison import (PREDICTOR_LABELS, PREDICTORS, SHARE_KINDS, SHORT,
                                                 TIE, CompSet, Comparison, baseline_rows, compare,
@@ -425,10 +426,7 @@ def run(out: Optional[str] = None, plot_path: Optional[str] = None,
     text = render_markdown(cmp, plot_name)
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
+        fileio.write_text(out, text)
     if json_path:
-        with open(json_path, "w", encoding="utf-8") as f:
-            json.dump(to_json(cmp), f, indent=1)
-            f.write("\n")
+        fileio.write_text(json_path, json.dumps(to_json(cmp), indent=1) + "\n")
     return text
