@@ -10,9 +10,12 @@ import pandas as pd
 from costmodel import fileio
 from costmodel.numfmt import human  # noqa: F401 - also costmodel.report.human
 from costmodel.plots.layer_bars import layer_bars_section
+from costmodel.tables import md_table, text_table, wrap_line
 from costmodel.tracer import Graph
 
 COUNTS = ["params", "madds", "flops", "mac", "mac_bytes"]
+#: what ``top`` can rank layers by, and how a report names it
+TOP_BY = {"madds": "multiply-adds (madds)", "mac": "memory accesses (MAC)"}
 COLUMNS = ["name", "op", "kind", "scope", "in_shape", "out_shape", "kernel", "stride", "dilation",
            "groups", "params", "madds", "flops", "mac", "mac_bytes", "intensity", "parents"]
 UNITS = {
@@ -144,41 +147,72 @@ class CostReport:
         return df.reset_index(drop=True)
 
     # ------------------------------------------------------------------ exports
-    def to_dict(self) -> dict:
-        return {
+    # ``top``/``by`` (every export): only the ``top`` layers with the most ``by`` ("madds" or
+    # "mac"), most expensive first; ``max_depth``: depth of the by-module roll-up.
+    def top_layers(self, top: Optional[int] = None, by: str = "madds") -> pd.DataFrame:
+        """The ``top`` layers with the most ``by`` (``"madds"`` or ``"mac"``), most expensive
+        first (ties in execution order); all layers, in execution order, without ``top``."""
+        if by not in TOP_BY:
+            raise ValueError(f"cannot rank layers by {by!r}; choose one of {', '.join(TOP_BY)}")
+        layers = self.layers.reset_index(drop=True)
+        if top is None:
+            return layers
+        if top < 1:
+            raise ValueError(f"top must be a positive number of layers, got {top}")
+        return layers.sort_values(by, ascending=False, kind="stable").head(top)
+
+    def _top_note(self, top: Optional[int], by: str) -> str:
+        if top is None:
+            return ""
+        shown = min(top, len(self.layers))
+        return (f"Only the {shown} layers with the most {TOP_BY[by]}, most expensive first, of "
+                f"{len(self.layers)} (# is the layer's position in execution order).")
+
+    def to_dict(self, top: Optional[int] = None, by: str = "madds") -> dict:
+        out = {
             "model": self.model_name,
             "input_shapes": [list(s) for s in self.input_shapes],
             "units": UNITS,
             "total": self.total,
             "unsupported_ops": self.unsupported,
-            "layers": json.loads(self.layers.to_json(orient="records")),
+            "layers": json.loads(self.top_layers(top, by).to_json(orient="records")),
         }
+        if top is not None:
+            out["layers_shown"] = {"top": top, "by": by, "of": len(self.layers)}
+        return out
 
-    def to_json(self, path=None, indent: int = 1) -> str:
-        text = json.dumps(self.to_dict(), indent=indent)
+    def to_json(self, path=None, indent: int = 1, top: Optional[int] = None,
+                by: str = "madds") -> str:
+        text = json.dumps(self.to_dict(top, by), indent=indent)
         return _write(path, text)
 
-    def to_csv(self, path=None) -> str:
-        return _write(path, self.layers.to_csv(index=False))
+    def to_csv(self, path=None, top: Optional[int] = None, by: str = "madds") -> str:
+        return _write(path, self.top_layers(top, by).to_csv(index=False))
 
-    def to_markdown(self, path=None, max_depth: int = 2) -> str:
+    def to_markdown(self, path=None, max_depth: int = 2, top: Optional[int] = None,
+                    by: str = "madds") -> str:
         lines = [f"# Cost report: {self.model_name}", "",
                  f"Input {_shape_str(self.input_shapes)}. " + self._total_line(), ""]
-        lines += ["## By module", "", _md_table(self._module_table(max_depth)), "",
-                  "## By kind", "", _md_table(self._kind_table()), "",
-                  "## Layers", "", _md_table(self._layer_table()), "", "Units:", ""]
+        lines += ["## By module", "", md_table(self._module_table(max_depth)), "",
+                  "## By kind", "", md_table(self._kind_table()), "", "## Layers", ""]
+        lines += [self._top_note(top, by), ""] if top is not None else []
+        lines += [md_table(self._layer_table(top, by)), "", "Units:", ""]
         lines += [f"- `{k}`: {v}" for k, v in UNITS.items()]
         return _write(path, "\n".join(lines) + "\n")
 
-    def to_html(self, path=None, max_depth: int = 2) -> str:
+    def to_html(self, path=None, max_depth: int = 2, top: Optional[int] = None,
+                by: str = "madds") -> str:
+        note = self._top_note(top, by)
         body = [f"<h1>Cost report: {html.escape(self.model_name)}</h1>",
                 f"<p>Input {_shape_str(self.input_shapes)}. {html.escape(self._total_line())}</p>",
                 "<h2>By module</h2>", _html_table(self._module_table(max_depth)),
                 "<h2>By kind</h2>", _html_table(self._kind_table()),
-                "<h2>Layers</h2>", _html_table(self._layer_table()),
+                layer_bars_section(self.layers.reset_index(drop=True),
+                                   only=None if top is None else list(self.top_layers(top, by).index)),
+                "<h2>Layers</h2>" + (f"<p>{html.escape(note)}</p>" if note else ""),
+                _html_table(self._layer_table(top, by)),
                 "<h2>Units</h2><ul>" + "".join(
                     f"<li><code>{k}</code>: {html.escape(v)}</li>" for k, v in UNITS.items()) + "</ul>"]
-        body.insert(body.index("<h2>Layers</h2>"), layer_bars_section(self.layers))
         style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
                  "font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
                  "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f6f6f6}")
@@ -187,23 +221,31 @@ class CostReport:
                + "\n".join(body) + "</body></html>\n")
         return _write(path, doc)
 
-    def to_table(self, max_depth: int = 2, layers: bool = True) -> str:
+    def to_table(self, max_depth: int = 2, layers: bool = True, top: Optional[int] = None,
+                 by: str = "madds") -> str:
         """Readable fixed-width terminal table."""
         parts = [f"{self.model_name}  input {_shape_str(self.input_shapes)}", self._total_line(), "",
-                 _text_table(self._module_table(max_depth)), "", _text_table(self._kind_table())]
+                 text_table(self._module_table(max_depth)), "", text_table(self._kind_table())]
         if layers:
-            parts += ["", _text_table(self._layer_table(), left=3)]
+            parts += [""] + ([wrap_line(self._top_note(top, by))] if top is not None else [])
+            parts += [text_table(self._layer_table(top, by), left=3)]
         if self.unsupported:
             parts += ["", "unsupported ops (no formula, counted as zero): " + ", ".join(self.unsupported)]
         return "\n".join(parts) + "\n"
 
-    def export(self, fmt: str, path=None) -> str:
+    def export(self, fmt: str, path=None, max_depth: int = 2, top: Optional[int] = None,
+               by: str = "madds") -> str:
+        """The report in ``fmt`` (``table``, ``csv``, ``json``, ``md``, ``html``); also written to
+        ``path`` when given.  ``max_depth`` (table, md, html): depth of the by-module roll-up;
+        ``top``/``by``: only the ``top`` layers with the most ``by`` (see :meth:`top_layers`)."""
         fmt = {"md": "markdown", "txt": "table"}.get(fmt, fmt)
-        writers = {"table": lambda p: _write(p, self.to_table()), "csv": self.to_csv,
-                   "json": self.to_json, "markdown": self.to_markdown, "html": self.to_html}
-        if fmt not in writers:
-            raise ValueError(f"unknown format {fmt!r}; choose one of table, csv, json, md, html")
-        return writers[fmt](path)
+        if fmt == "table":
+            return _write(path, self.to_table(max_depth, top=top, by=by))
+        if fmt in ("markdown", "html"):
+            return getattr(self, f"to_{fmt}")(path, max_depth, top=top, by=by)
+        if fmt in ("csv", "json"):
+            return getattr(self, f"to_{fmt}")(path, top=top, by=by)
+        raise ValueError(f"unknown format {fmt!r}; choose one of table, csv, json, md, html")
 
     def __repr__(self):
         return f"<CostReport {self.model_name}: {self._total_line()}>"
@@ -229,12 +271,13 @@ class CostReport:
             [r.Index, str(r.ops), human(r.params), human(r.madds), human(r.mac),
              f"{100 * r.madds_share:.1f}", f"{100 * r.mac_share:.1f}"] for r in df.itertuples()]
 
-    def _layer_table(self):
+    def _layer_table(self, top: Optional[int] = None, by: str = "madds"):
         timed = "pred_ms" in self.layers.columns
         head = ["#", "name", "kind", "out_shape", "kernel", "stride", "groups", "params", "madds",
                 "mac", "intensity"] + (["pred_ms"] if timed else [])
         rows = [head]
-        for i, r in enumerate(self.layers.itertuples(index=False)):
+        for r in self.top_layers(top, by).itertuples():
+            i = r.Index
             rows.append([str(i), r.name, r.kind, r.out_shape, _text(r.kernel), _text(r.stride),
                          "" if pd.isna(r.groups) else str(r.groups), human(r.params), human(r.madds),
                          human(r.mac), "-" if pd.isna(r.intensity) else f"{r.intensity:.2f}"]
@@ -253,28 +296,8 @@ def _write(path, text: str) -> str:
     return text
 
 
-def _md_table(rows: List[List[str]]) -> str:
-    esc = [[str(c).replace("|", "\\|") for c in r] for r in rows]
-    out = ["| " + " | ".join(esc[0]) + " |", "|" + "|".join("---" for _ in esc[0]) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in esc[1:]]
-    return "\n".join(out)
-
-
 def _html_table(rows: List[List[str]]) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in rows[1:])
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _text_table(rows: List[List[str]], left: int = 1) -> str:
-    """Fixed-width table; the first ``left`` columns are text (left-aligned), the rest numbers."""
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for j, r in enumerate(rows):
-        cells = [str(c).ljust(w) if i < left else str(c).rjust(w)
-                 for i, (c, w) in enumerate(zip(r, widths))]
-        lines.append("  ".join(cells).rstrip())
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)

@@ -16,8 +16,9 @@ import argparse
 import sys
 import warnings
 
+from costmodel import __version__
 from costmodel.cli import arm, guidelines, latency, plot, report, reports
-from costmodel.cli.common import CLIError, user_error_message
+from costmodel.cli.common import MODEL_HELP, CLIError, user_error_message
 
 #: the command groups, in the order ``costmodel --help`` lists them
 COMMAND_GROUPS = (report, latency, guidelines, plot, reports, arm)
@@ -28,9 +29,12 @@ __all__ = ["CLIError", "build_parser", "main", "run"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="costmodel",
-        description="Per-layer params, multiply-adds (madds), memory access cost (MAC) and latency "
-                    "of PyTorch CNNs.")
-    sub = parser.add_subparsers(dest="command", required=True)
+        description="Per-layer params, multiply-adds (madds), memory access cost (MAC, in "
+                    "elements) and latency of PyTorch CNNs.",
+        epilog="MODEL, wherever a command takes one: " + MODEL_HELP + ".  `costmodel COMMAND "
+               "--help` for a command's options.")
+    parser.add_argument("--version", action="version", version=f"costmodel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.register(sub)
     return parser

@@ -146,23 +146,32 @@ def _spec_profile(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("arm", help="aarch64 under QEMU: per-layer instruction counts (emulated)",
                        description="Run costmodel on an emulated aarch64 CPU (QEMU user mode) and "
-                                   "count executed aarch64 instructions per layer.  Emulated "
-                                   "time is never ARM latency; the counts are the result.")
+                                   "count executed aarch64 instructions per layer.  Emulated time "
+                                   "is never ARM latency; the counts are the result.")
     asub = p.add_subparsers(dest="arm_command", required=True)
 
-    q = asub.add_parser("setup", help="build the aarch64 userland and the plugin (idempotent)")
+    q = asub.add_parser("setup", help="build the aarch64 userland and the plugin (idempotent)",
+                        description="Build, once, a Debian arm64 userland with an aarch64 CPU "
+                                    "build of torch and the QEMU instruction-counting plugin, "
+                                    "under the cache folder; steps already done are skipped.")
     _common(q, cpu=False)
     q.add_argument("--mirror", default=None, help="Debian mirror (default: this machine's apt's)")
     q.add_argument("--force", action="store_true", help="rebuild the rootfs and wheels")
     q.set_defaults(func=_setup)
 
-    q = asub.add_parser("status", help="what the cache holds; exit 1 when not ready")
+    q = asub.add_parser("status", help="what the cache holds; exit 1 when not ready",
+                        description="What the aarch64 cache holds (QEMU, userland, torch, plugin); "
+                                    "exit status 1 when it is not ready.")
     _common(q, cpu=False)
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help="print the status as JSON")
     q.set_defaults(func=_status)
 
     q = asub.add_parser("run", help="emulate models, write an emulated timing file with "
-                                    "per-layer instruction counts")
+                                    "per-layer instruction counts",
+                        description="Replay every traced op of each MODEL in the emulated aarch64 "
+                                    "CPU and write a costmodel-timings file marked emulated, with "
+                                    "per-layer aarch64 instruction counts (emulated wall time is "
+                                    "not ARM latency and is never reported as such).")
     q.add_argument("model", nargs="+", metavar="MODEL", help=MODEL_HELP + " (one or more)")
     q.add_argument("--input", "-i", default=None, metavar="SHAPE",
                    help="input shape NxCxHxW (default: each model's own, see `costmodel report "
@@ -178,32 +187,39 @@ def register(sub) -> None:
     q.set_defaults(func=_run)
 
     q = asub.add_parser("exec", help="run any costmodel command on the emulated aarch64 "
-                                     "(e.g. `costmodel arm exec -- bench tiny --out t.json`)")
+                                     "(e.g. `costmodel arm exec -- bench tiny --out t.json`)",
+                        description="Run a costmodel command inside the emulated aarch64 userland, "
+                                    "e.g. `costmodel arm exec -- bench tiny --out t.json`.")
     q.add_argument("args", nargs=argparse.REMAINDER, help="costmodel arguments, after --")
     q.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS in the guest")
-    q.add_argument("--nice", type=int, default=10)
+    q.add_argument("--nice", type=int, default=10,
+                   help="niceness of the emulator (default %(default)s)")
     _common(q)
     q.set_defaults(func=_exec)
 
     q = asub.add_parser("collect", help="write the timing file of an earlier (or killed) run "
-                                        "from its folder under CACHE/runs/")
-    q.add_argument("run_dir")
-    q.add_argument("--out", "-o", required=True)
+                                        "from its folder under CACHE/runs/",
+                        description="Write the timing file of an earlier run (also one whose "
+                                    "emulator was killed) from its folder under CACHE/runs/.")
+    q.add_argument("run_dir", help="the run's folder, CACHE/runs/STAMP")
+    q.add_argument("--out", "-o", required=True, help="timing file (JSON) to write")
     q.set_defaults(func=_collect)
 
     q = asub.add_parser("merge", help="one emulated timing file from several runs (same CPU, "
-                                      "QEMU and torch)")
-    q.add_argument("timings", nargs="+")
-    q.add_argument("--out", "-o", required=True)
+                                      "QEMU and torch)",
+                        description="Merge emulated timing files of several runs (same CPU, QEMU "
+                                    "and torch) into one, each model once.")
+    q.add_argument("timings", nargs="+", help="emulated timing files from `costmodel arm run`")
+    q.add_argument("--out", "-o", required=True, help="merged timing file (JSON) to write")
     q.set_defaults(func=_merge)
 
     q = asub.add_parser("published", help="published ARM speeds (ShuffleNetV1/V2, MobileNetV2) "
                                           "vs spec-profile and FLOPs-only predictions",
                         description="Compare the network speeds that ShuffleNetV2 (Snapdragon "
-                                    "810), ShuffleNetV1 (Snapdragon 820) and MobileNetV2 (Pixel "
-                                    "1) published with costmodel's predictions from spec-based "
-                                    "device profiles and with FLOPs-only predictions: ordering "
-                                    "(Kendall tau-b, pairwise accuracy), ratio errors, MAPE.")
+                                    "810), ShuffleNetV1 (Snapdragon 820) and MobileNetV2 (Pixel 1) "
+                                    "published with costmodel's predictions from spec-based device "
+                                    "profiles and with FLOPs-only predictions: ordering (Kendall "
+                                    "tau-b, pairwise accuracy), ratio errors, MAPE.")
     q.add_argument("--out", "-o", default=None,
                    help="markdown report to write (default: print it); the plot goes next to it")
     q.add_argument("--plot", default=None, help="PNG path (default: OUT with .png)")
@@ -212,7 +228,11 @@ def register(sub) -> None:
     q.set_defaults(func=_published)
 
     q = asub.add_parser("spec-profile", help="write a latency profile of a 2015-16 phone CPU "
-                                             "built from public specifications")
+                                             "built from public specifications",
+                        description="Write a latency profile (costmodel-profile JSON) of a 2015-16 "
+                                    "phone CPU built from its public specifications, optionally "
+                                    "with per-kind rates from emulated instruction counts; "
+                                    "`--list` lists the devices.")
     q.add_argument("device", nargs="?", metavar="DEVICE",
                    choices=LazyChoices("costmodel.arm.spec_profiles", "DEVICES"),
                    help="device key: %(choices)s")
@@ -224,7 +244,10 @@ def register(sub) -> None:
     q.add_argument("--list", action="store_true", help="list the devices and their peak figures")
     q.set_defaults(func=_spec_profile)
 
-    q = asub.add_parser("compare", help="per-kind instructions per madd / per MAC vs x86 time")
+    q = asub.add_parser("compare", help="per-kind instructions per madd / per MAC vs x86 time",
+                        description="Per op kind, aarch64 instructions per multiply-add and per "
+                                    "MAC element from emulated timing files, against the x86 time "
+                                    "share of the same models.")
     q.add_argument("timings", nargs="+", help="emulated timing files from `costmodel arm run`")
     q.add_argument("--x86", nargs="*", default=None,
                    help="x86 timing files (costmodel bench, 1 thread) of the same models")

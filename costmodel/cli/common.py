@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -92,6 +93,35 @@ def parse_threads(values: Sequence[str]):
 # ---------------------------------------------------------------------------------------------
 # output
 # ---------------------------------------------------------------------------------------------
+#: an output file's suffix -> the format it means
+SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".csv": "csv",
+                  ".json": "json", ".txt": "table"}
+
+
+def add_format_args(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+    """``--format`` (default: from ``--out``'s suffix, else table) and ``--out``."""
+    p.add_argument("--format", "-f", default=None, choices=formats,
+                   help="output format (default: from the --out file's suffix: "
+                        + ", ".join(f"{s} {f}" for s, f in SUFFIX_FORMATS.items() if f in formats)
+                        + "; else table)")
+    p.add_argument("--out", "-o", default=None, metavar="PATH",
+                   help="write to this file instead of stdout (written whole or not at all)")
+
+
+def output_format(fmt: Optional[str], out: Optional[str], formats: Sequence[str],
+                  default: str = "table") -> str:
+    """``--format`` if given, else the one ``--out``'s suffix names, else ``default``."""
+    if fmt is not None:
+        return fmt
+    guessed = SUFFIX_FORMATS.get(os.path.splitext(out or "")[1].lower())
+    if guessed is None:
+        return default
+    if guessed not in formats:
+        raise CLIError(f"cannot write {guessed} to {out}: this command writes "
+                       f"{', '.join(formats)}; give -f FORMAT or another suffix")
+    return guessed
+
+
 def emit(text: str, out: Optional[str], what: str = "") -> None:
     """``text`` to stdout, or (atomically) to the file ``out`` with a "wrote" line on stderr."""
     if out is None:
@@ -104,8 +134,19 @@ def emit(text: str, out: Optional[str], what: str = "") -> None:
 
 
 def json_text(obj) -> str:
-    """costmodel's JSON layout (indent 1, no NaN), with a final newline."""
-    return json.dumps(obj, indent=1, allow_nan=False) + "\n"
+    """costmodel's JSON layout (indent 1), with a final newline; NaN and infinities (which JSON
+    cannot hold) become null."""
+    return json.dumps(_finite(obj), indent=1, allow_nan=False) + "\n"
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def check_writable(*paths: Optional[str]) -> None:
@@ -118,13 +159,15 @@ def check_writable(*paths: Optional[str]) -> None:
 
 
 def prepare_out_dir(path: str) -> None:
-    """An output folder: created if missing, and writable (else :class:`~costmodel.fileio.OutputError`)."""
+    """An output folder: created if missing, and writable (else
+    :class:`~costmodel.fileio.OutputError`)."""
     from costmodel import fileio
 
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        raise fileio.OutputError(f"cannot create the folder {path}: {exc.strerror or exc}") from None
+        raise fileio.OutputError(f"cannot create the folder {path}: {exc.strerror or exc}") \
+            from None
     fileio.check_writable(os.path.join(path, "README.md"))
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
-from costmodel.cli.common import CLIError, LazyChoices, add_model_args, check_writable, emit, \
-    json_text, load_model
+from costmodel.cli.common import CLIError, LazyChoices, add_format_args, add_model_args, \
+    check_writable, emit, json_text, load_model, output_format
 
 SEVERITIES = LazyChoices("costmodel.guidelines.lint", "SEVERITIES")
+LINT_FORMATS = ("table", "md", "json")
 
 
 def _run(args) -> int:
@@ -65,7 +66,6 @@ def _render(args) -> int:
 
 
 def _lint(args) -> int:
-    import json
     import warnings
 
     from costmodel.guidelines import timing
@@ -78,24 +78,25 @@ def _lint(args) -> int:
         profile = timing.load_profile(args.profile)
     elif args.predict:
         profile = timing.load_profile(threads=args.threads)
+    fmt = output_format(args.format, args.out, LINT_FORMATS)
     texts, worst = [], None
     for spec in args.model:
         model, shape = load_model(spec, args.input)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rep = check(model, shape, profile=profile, model_name=spec)
-        if args.format == "json":
+        if fmt == "json":
             texts.append(rep.to_dict(args.min_severity))
         else:
-            texts.append(rep.export(args.format, min_severity=args.min_severity))
+            texts.append(rep.export(fmt, min_severity=args.min_severity))
         w = max((f.severity for f in rep.filter(min_severity=args.min_severity)),
                 key=severity_rank, default=None)
         worst = max((worst, w), key=severity_rank)
-    if args.format == "json":
-        out = json.dumps(texts[0] if len(texts) == 1 else texts, indent=1) + "\n"
+    if fmt == "json":
+        out = json_text(texts[0] if len(texts) == 1 else texts)
     else:
         out = "\n".join(texts)
-    emit(out, args.out, args.format)
+    emit(out, args.out, fmt)
     if args.fail_on and severity_rank(worst) >= severity_rank(args.fail_on):
         return 1
     return 0
@@ -108,7 +109,9 @@ def register(subparsers) -> None:
                     "arXiv:1807.11164), compute their FLOPs and MAC, predict and measure their "
                     "speed on this CPU, and write a Markdown report with plots.")
     sub = p.add_subparsers(dest="guidelines_command", required=True)
-    r = sub.add_parser("run", help="run the experiments and write the report")
+    r = sub.add_parser("run", help="run the experiments and write the report",
+                       description="Measure the four guideline experiments here, save the results "
+                                   "(--json) and write the Markdown report with its plots.")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true",
                    help="ARM configurations at the first width only, short timings (~15 s)")
@@ -131,18 +134,26 @@ def register(subparsers) -> None:
     r.add_argument("--no-lint", action="store_true", help="skip the linter section")
     r.add_argument("--silent", action="store_true", help="no progress or summary output")
     r.set_defaults(func=_run)
-    r = sub.add_parser("render", help="re-write the report from a saved results JSON")
+    r = sub.add_parser("render", help="re-write the report from a saved results JSON",
+                       description="Write the report again from the results an earlier `guidelines "
+                                   "run` saved, timing nothing.")
     r.add_argument("results", help="JSON written by `guidelines run`")
-    r.add_argument("--out", "-o", default="reports/guidelines.md")
+    r.add_argument("--out", "-o", default="reports/guidelines.md",
+                   help="Markdown report path (default %(default)s)")
     r.add_argument("--gpu", default=None, help="JSON written by `guidelines run-gpu` to add")
-    r.add_argument("--no-plots", action="store_true")
-    r.add_argument("--no-lint", action="store_true")
+    r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    r.add_argument("--no-lint", action="store_true", help="skip the linter section")
     r.set_defaults(func=_render)
-    r = sub.add_parser("run-gpu", help="measure the paper's GPU configurations on a CUDA device")
-    r.add_argument("--out", "-o", default="reports/guidelines_gpu.json")
-    r.add_argument("--device", default="cuda")
-    r.add_argument("--rounds", type=int, default=3)
-    r.add_argument("--batch", type=int, default=1)
+    r = sub.add_parser("run-gpu", help="measure the paper's GPU configurations on a CUDA device",
+                       description="Time the paper's GPU configurations on a CUDA (or other torch) "
+                                   "device; `guidelines run --gpu FILE` or `render --gpu FILE` adds "
+                                   "them to the report.")
+    r.add_argument("--out", "-o", default="reports/guidelines_gpu.json",
+                   help="results JSON to write (default %(default)s)")
+    r.add_argument("--device", default="cuda", help="torch device (default %(default)s)")
+    r.add_argument("--rounds", type=int, default=3,
+                   help="timing rounds per configuration (default %(default)s)")
+    r.add_argument("--batch", type=int, default=1, help="batch size (default %(default)s)")
     r.set_defaults(func=_run_gpu)
 
     p = subparsers.add_parser(
@@ -151,8 +162,7 @@ def register(subparsers) -> None:
                     "convs (G2), fragmented blocks (G3), element-wise share of MAC (G4).  Exit "
                     "status 1 with --fail-on when a finding reaches that severity.")
     add_model_args(p, many=True)
-    p.add_argument("--format", "-f", default="table", choices=["table", "md", "json"])
-    p.add_argument("--out", "-o", default=None, help="write to this file instead of stdout")
+    add_format_args(p, LINT_FORMATS)
     p.add_argument("--min-severity", default="warn", choices=SEVERITIES, metavar="SEVERITY",
                    help="show findings at or above this severity: %(choices)s (default: "
                         "%(default)s)")

@@ -13,9 +13,11 @@ import sys
 import tempfile
 import warnings
 
-from costmodel.cli.common import CLIError, LazyDefault, add_model_args, check_writable, emit, \
-    json_text, load_model, parse_threads as _threads, prepare_out_dir, progress, \
-    save_measurements, value_of
+from costmodel.cli.common import CLIError, LazyDefault, add_format_args, add_model_args, \
+    check_writable, emit, json_text, load_model, output_format, parse_threads as _threads, \
+    prepare_out_dir, progress, save_measurements, value_of
+
+PREDICT_FORMATS = ("table", "csv", "json")
 
 
 def _load_profile(path):
@@ -99,32 +101,47 @@ def _predict(args) -> int:
     except ValueError as exc:  # a thread count the profile lacks
         raise CLIError(str(exc)) from None
     cols = ["name", "kind", "madds", "mac_bytes", "pred_isolated_ms", "pred_ms"]
-    if args.format == "csv":
+    fmt = output_format(args.format, args.out, PREDICT_FORMATS)
+    if fmt == "csv":
         text = pred.layers[cols].to_csv(index=False)
-    elif args.format == "json":
+    elif fmt == "json":
         text = json_text(pred.to_dict())
     else:
-        lines = [f"{args.model}  input {'x'.join(map(str, shape))}  {pred.threads} thread(s)  "
-                 f"profile: {prof.machine.get('cpu_model')}, torch {prof.machine.get('torch')}",
-                 f"predicted end-to-end {pred.total_ms:.3f} ms (sum of layers "
-                 f"{pred.layers['pred_ms'].sum():.3f} ms + network constant "
-                 f"{pred.network_const_ms:.3f} ms); baselines: FLOPs-proportional "
-                 f"{pred.baselines['flops_ms']:.3f} ms, linear FLOPs+MAC "
-                 f"{pred.baselines['flops_mac_ms']:.3f} ms", ""]
-        by_kind = pred.layers.groupby("kind")["pred_ms"].agg(["count", "sum"]).sort_values(
-            "sum", ascending=False)
-        lines.append(f"{'kind':16s} {'ops':>5s} {'pred ms':>9s} {'share':>6s}")
-        for k, r in by_kind.iterrows():
-            lines.append(f"{k:16s} {int(r['count']):5d} {r['sum']:9.3f} "
-                         f"{100 * r['sum'] / max(pred.layers['pred_ms'].sum(), 1e-12):5.1f}%")
-        if args.layers:
-            lines += ["", f"{'#':>4s} {'name':40s} {'kind':16s} {'isolated ms':>11s} {'in-net ms':>10s}"]
-            for i, r in enumerate(pred.layers.itertuples(index=False)):
-                lines.append(f"{i:4d} {r.name[:40]:40s} {r.kind:16s} {r.pred_isolated_ms:11.4f} "
-                             f"{r.pred_ms:10.4f}")
-        text = "\n".join(lines) + "\n"
-    emit(text, args.out)
+        text = _prediction_text(args.model, shape, prof, pred, args.layers)
+    emit(text, args.out, fmt)
     return 0
+
+
+#: what the per-op columns of ``predict --layers`` mean
+PREDICT_LEGEND = ("isolated ms: the op alone, as the profile predicts a replay of it on its real "
+                  "shapes; in-net ms: its share of the end-to-end time, the profile's network "
+                  "model applied to the isolated time; end-to-end = sum of in-net ms + the "
+                  "network constant")
+
+
+def _prediction_text(name: str, shape, prof, pred, layers: bool) -> str:
+    from costmodel.tables import text_table, wrap_line
+
+    total = max(pred.layers["pred_ms"].sum(), 1e-12)
+    lines = [wrap_line(f"{name}  input {'x'.join(map(str, shape))}  {pred.threads} thread(s)  "
+                       f"profile: {prof.machine.get('cpu_model')}, torch {prof.machine.get('torch')}"),
+             wrap_line(f"predicted end-to-end {pred.total_ms:.3f} ms (sum of layers "
+                       f"{pred.layers['pred_ms'].sum():.3f} ms + network constant "
+                       f"{pred.network_const_ms:.3f} ms); baselines: FLOPs-proportional "
+                       f"{pred.baselines['flops_ms']:.3f} ms, linear FLOPs+MAC "
+                       f"{pred.baselines['flops_mac_ms']:.3f} ms", sep="; "), ""]
+    by_kind = pred.layers.groupby("kind")["pred_ms"].agg(["count", "sum"]).sort_values(
+        "sum", ascending=False)
+    lines.append(text_table([["kind", "ops", "in-net ms", "share"]] + [
+        [k, str(int(r["count"])), f"{r['sum']:.3f}", f"{100 * r['sum'] / total:.1f}%"]
+        for k, r in by_kind.iterrows()], left=1))
+    if layers:
+        rows = [["#", "name", "kind", "isolated ms", "in-net ms"]]
+        rows += [[str(i), r.name, r.kind, f"{r.pred_isolated_ms:.4f}", f"{r.pred_ms:.4f}"]
+                 for i, r in enumerate(pred.layers.itertuples(index=False))]
+        lines += ["", text_table(rows, left=3, wrap={1: 56})]
+    lines += ["", wrap_line(PREDICT_LEGEND)]
+    return "\n".join(lines) + "\n"
 
 
 def _bench(args) -> int:
@@ -279,14 +296,17 @@ def register(sub) -> None:
                    help="with --refit: the profile those samples produced (machine, record)")
     p.set_defaults(func=_calibrate)
 
-    p = sub.add_parser("predict", help="predicted latency of a model from a profile")
+    p = sub.add_parser("predict", help="predicted latency of a model from a profile",
+                       description="Predict MODEL's end-to-end latency and each op's share of it "
+                                   "from a device profile (`costmodel calibrate`), with the "
+                                   "FLOPs-proportional and FLOPs+MAC baselines.  Nothing runs: "
+                                   "the model is traced on meta tensors.  " + PREDICT_LEGEND + ".")
     add_model_args(p)
     p.add_argument("--profile", "-p", required=True, help="profile JSON from `costmodel calibrate`")
     p.add_argument("--threads", "-t", type=int, default=None,
                    help="thread count (default: the profile's smallest)")
     p.add_argument("--layers", "-l", action="store_true", help="list every op")
-    p.add_argument("--format", "-f", default="table", choices=["table", "csv", "json"])
-    p.add_argument("--out", "-o", default=None)
+    add_format_args(p, PREDICT_FORMATS)
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("bench", help="measure end-to-end and per-layer latency, write a timing file",
@@ -302,12 +322,16 @@ def register(sub) -> None:
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
                         "to other processes, 1 thread only")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_bench)
 
-    p = sub.add_parser("validate", help="compare a profile's predictions with a timing file")
+    p = sub.add_parser("validate", help="compare a profile's predictions with a timing file",
+                       description="Predict every model of a timing file (`costmodel bench`) with "
+                                   "a profile and compare: per model, and per op kind (isolated "
+                                   "predictions against the measured replays).")
     p.add_argument("timings", help="timing file from `costmodel bench`")
-    p.add_argument("--profile", "-p", required=True)
+    p.add_argument("--profile", "-p", required=True,
+                   help="device profile JSON (`costmodel calibrate`) whose predictions to check")
     p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
     p.add_argument("--out", "-o", default=None, help="write the per-model comparison as CSV")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -317,7 +341,8 @@ def register(sub) -> None:
                        description="Calibrate (unless --profile), measure every zoo model and N "
                                    "held-out design-space networks at each thread count, and write "
                                    "README.md, CSVs, scatter.png, timings.json into --out.")
-    p.add_argument("--out", "-o", default="reports/latency")
+    p.add_argument("--out", "-o", default="reports/latency",
+                   help="output folder (created if missing; default %(default)s)")
     p.add_argument("--profile", "-p", default=None, help="use this profile instead of calibrating")
     p.add_argument("--budget", type=float, default=None,
                    help="calibration budget in seconds (default: calibrate's, see `costmodel "
@@ -326,13 +351,14 @@ def register(sub) -> None:
     p.add_argument("--zoo", default=None,
                    help="comma-separated zoo names, or a number N for N spread-out models "
                         "(default: every zoo model)")
-    p.add_argument("--threads", nargs="+", default=["1", "2"])
+    p.add_argument("--threads", nargs="+", default=["1", "2"],
+                   help="thread counts to measure at (default 1 2)")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
                         "to other processes, 1 thread only")
     p.add_argument("--render", action="store_true",
                    help="time nothing: rewrite README, tables and plots from the files an earlier "
                         "run left in --out")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_validate_report)
 

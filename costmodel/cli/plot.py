@@ -137,7 +137,10 @@ def _layers(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("plot", help="accuracy-versus-cost plots and per-layer bars")
+    p = subparsers.add_parser("plot", help="accuracy-versus-cost plots and per-layer bars",
+                              description="`plot accuracy`: published top-1 of the zoo against "
+                                          "costmodel's cost; `plot layers MODEL`: each layer's "
+                                          "share of a model's multiply-adds and MAC.")
     sub = p.add_subparsers(dest="plot", required=True)
     a = sub.add_parser(
         "accuracy", help="published top-1 of the zoo against costmodel's cost (log x)",
@@ -164,9 +167,12 @@ def register(subparsers) -> None:
                         "predicted_ms) or a timing JSON from `costmodel bench`")
     a.add_argument("--profile", default=None, help="device profile file for latency-predicted")
     a.add_argument("--quick", action="store_true", help="tiny timing budgets for latency axes")
-    a.add_argument("--title", default=None)
+    a.add_argument("--title", default=None, help="plot title (default: from --x)")
     a.set_defaults(func=_accuracy)
-    lp = sub.add_parser("layers", help="per-layer madds / MAC share bars of one model (SVG/HTML)")
+    lp = sub.add_parser("layers", help="per-layer madds / MAC share bars of one model (SVG/HTML)",
+                        description="Bars of each layer's share of MODEL's multiply-adds and memory "
+                                    "access cost (MAC), and the shares of each op kind, as an SVG "
+                                    "file or an HTML page (the format from --out's suffix).")
     add_model_args(lp)
     lp.add_argument("--out", "-o", required=True, help="output .svg or .html")
     lp.set_defaults(func=_layers)

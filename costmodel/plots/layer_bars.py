@@ -4,7 +4,7 @@ Standard library and pandas only (no matplotlib)."""
 from __future__ import annotations
 
 import html
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import pandas as pd
 
@@ -26,14 +26,17 @@ def _kind_color(kind: str) -> str:
 
 
 def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
-                   ridge: Optional[float] = None, max_label: int = 44) -> str:
+                   ridge: Optional[float] = None, max_label: int = 44,
+                   only: Optional[Sequence[int]] = None) -> str:
     """Inline SVG: what share of the model's madds, MAC (and predicted time) each layer takes.
 
     Top: three 100%-stacked bars (madds, MAC, time) split by op kind.  Below: one row per layer
     that has any cost, with side-by-side bars of its madds share, MAC share and (``time_col``)
     time share on one common scale.  A layer is flagged memory-bound (orange name, ``M``) when its
     arithmetic intensity is below ``ridge`` (flops/byte of the device) or, without a ridge, when
-    its share of MAC exceeds its share of madds.  Hover a row for exact figures.
+    its share of MAC exceeds its share of madds.  Hover a row for exact figures.  ``only``: rows
+    for just these layers (positions in ``layers``, in this order); the shares stay shares of
+    the whole model.
     """
     df = layers.reset_index(drop=True)
     has_time = bool(time_col) and time_col in df.columns
@@ -49,6 +52,9 @@ def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
     if has_time:
         metrics.append(("time", "predicted time share", t / tot_t))
     rows = df.index[cost].tolist()
+    n_costed = len(rows)
+    if only is not None:
+        rows = [i for i in only if cost[i]]
 
     e = html.escape
     label_w, col_w, pct_w, row_h, gap = 330, 150, 44, 14, 10
@@ -92,7 +98,9 @@ def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
     y += 30
     # ---- per-layer rows
     scale = max([float(s[rows].max()) for _, _, s in metrics if len(rows)] + [1e-12])
-    out.append(f'<text x="0" y="{y}" font-weight="bold">Per layer ({len(rows)} layers with a cost; '
+    which = (f"{len(rows)} layers with a cost" if only is None
+             else f"{len(rows)} of the {n_costed} layers with a cost")
+    out.append(f'<text x="0" y="{y}" font-weight="bold">Per layer ({which}; '
                f'bars on one scale, full column = {100 * scale:.1f}%)</text>')
     y += 8
     for c, (key, title, _) in enumerate(metrics):
@@ -142,10 +150,11 @@ def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
 
 
 def layer_bars_section(layers: pd.DataFrame, time_col: Optional[str] = "auto",
-                       ridge: Optional[float] = None) -> str:
+                       ridge: Optional[float] = None, only: Optional[Sequence[int]] = None) -> str:
     """The HTML report's "Per-layer shares" section: heading, one line of help, the SVG.
 
-    ``time_col="auto"`` uses the first of :data:`TIME_COLUMNS` present in ``layers``.
+    ``time_col="auto"`` uses the first of :data:`TIME_COLUMNS` present in ``layers``; ``only``:
+    see :func:`layer_bars_svg`.
     """
     if time_col == "auto":
         time_col = next((c for c in TIME_COLUMNS if c in layers.columns), None)
@@ -157,4 +166,4 @@ def layer_bars_section(layers: pd.DataFrame, time_col: Optional[str] = "auto",
     if not time_col:
         note += " No per-layer predicted time in this report."
     return (f'<h2 id="layer-bars">Per-layer shares</h2><p>{html.escape(note)}</p>'
-            + layer_bars_svg(layers, time_col, ridge))
+            + layer_bars_svg(layers, time_col, ridge, only=only))

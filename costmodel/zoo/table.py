@@ -108,3 +108,23 @@ def zoo_table_markdown(table: Optional[pd.DataFrame] = None, source: bool = True
             cells.append(str(r.source or "-"))
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+#: what the columns of :func:`published_text` mean
+PUBLISHED_LEGEND = ("params (M), madds (M): the paper's figures in millions (madds: multiply-adds "
+                    "of conv and fc layers, what papers call FLOPs); top-1: the paper's ImageNet "
+                    "top-1 in percent; res: input side in pixels; '-': the paper gives no figure. "
+                    "`costmodel report NAME` for costmodel's own counts, reports/zoo.md for both.")
+
+
+def published_text() -> str:
+    """Every zoo model with its published figures, as a fixed-width table (``costmodel zoo``)."""
+    from costmodel.tables import text_table, wrap_line
+
+    rows = [["model", "family", "res", "params (M)", "madds (M)", "top-1 (%)"]]
+    for name in registry.names():
+        e = registry.entry(name)
+        p = e.published
+        rows.append([name, e.family, str(p.resolution), _fmt(p.params_m, ".2f"),
+                     _fmt(p.madds_m, ".1f"), _fmt(p.top1, ".2f")])
+    return text_table(rows, left=2) + "\n\n" + wrap_line(PUBLISHED_LEGEND) + "\n"
