@@ -100,13 +100,16 @@ class CostReport:
 
     def by_module(self, max_depth: int = 2, self_rows: bool = True) -> pd.DataFrame:
         """fvcore-style roll-up: one row per module down to ``max_depth`` (the model is depth 0),
-        in execution order, with params, madds, flops, MAC and shares of the total.
+        with params, madds, flops, MAC and shares of the total.  Rows form a tree in execution
+        order: each module row is followed by its children (each with its own subtree, in the
+        order they first run).
 
         With ``self_rows``, a module shallower than ``max_depth`` that has child rows and also
         runs ops in its own ``forward`` (a ``torch.cat``, a residual add, a channel shuffle) gets a
-        row ``"<module> (self)"`` one level down (``is_self`` true) holding those ops, so every
-        module row equals the sum of its child rows and its self row (self rows of zero cost,
-        e.g. a lone ``flatten``, are left out)."""
+        row ``"<module> (self)"`` one level down (``is_self`` true) holding those ops, placed
+        directly after the module's other children, so every module row equals the sum of its
+        child rows and its self row (self rows of zero cost, e.g. a lone ``flatten``, are left
+        out)."""
         order: Dict[str, int] = {"": 0}
         sums: Dict[str, Dict[str, int]] = {}
         own: Dict[str, Dict[str, int]] = {}
@@ -133,18 +136,26 @@ class CostReport:
         def add(module, depth, counts, is_self):
             rows.append({"module": module, "depth": depth, **counts, "is_self": is_self,
                          "madds_share": counts["madds"] / max(self.total["madds"], 1),
-                         "mac_share": counts["mac"] / max(self.total["mac"], 1),
-                         "_order": order[module]})
+                         "mac_share": counts["mac"] / max(self.total["mac"], 1)})
 
+        children: Dict[str, List[str]] = {}
         for key in sums:
+            if key:
+                children.setdefault(key.rpartition(".")[0], []).append(key)
+        stack = [("", False)]
+        while stack:  # depth-first: a module, its children's subtrees, its self row
+            key, is_self = stack.pop()
+            if is_self:
+                add(key + " (self)", depth_of(key) + 1, own[key], True)
+                continue
             add(key, depth_of(key), sums[key], False)
-        for key, counts in own.items():
-            if key in parents and any(counts.values()):  # own ops next to child rows: a row
-                add(key + " (self)", depth_of(key) + 1, counts, True)
+            if key in parents and any(own.get(key, {}).values()):  # own ops next to child rows
+                stack.append((key, True))
+            stack += [(k, False) for k in sorted(children.get(key, []), key=order.get,
+                                                 reverse=True)]
         df = pd.DataFrame(rows)
-        df = df.sort_values(["_order", "depth", "module"], kind="stable").drop(columns="_order")
         df["module"] = df["module"].replace({"": "(model)", " (self)": "(model) (self)"})
-        return df.reset_index(drop=True)
+        return df
 
     # ------------------------------------------------------------------ exports
     # ``top``/``by`` (every export): only the ``top`` layers with the most ``by`` ("madds" or
@@ -193,7 +204,8 @@ class CostReport:
                     by: str = "madds") -> str:
         lines = [f"# Cost report: {self.model_name}", "",
                  f"Input {_shape_str(self.input_shapes)}. " + self._total_line(), ""]
-        lines += ["## By module", "", md_table(self._module_table(max_depth)), "",
+        lines += ["## By module", "", "Each `·` is one level below the model.", "",
+                  md_table(self._module_table(max_depth, indent="· ")), "",
                   "## By kind", "", md_table(self._kind_table()), "", "## Layers", ""]
         lines += [self._top_note(top, by), ""] if top is not None else []
         lines += [md_table(self._layer_table(top, by)), "", "Units:", ""]
@@ -203,19 +215,24 @@ class CostReport:
     def to_html(self, path=None, max_depth: int = 2, top: Optional[int] = None,
                 by: str = "madds") -> str:
         note = self._top_note(top, by)
+        modules = self.by_module(max_depth)
         body = [f"<h1>Cost report: {html.escape(self.model_name)}</h1>",
                 f"<p>Input {_shape_str(self.input_shapes)}. {html.escape(self._total_line())}</p>",
-                "<h2>By module</h2>", _html_table(self._module_table(max_depth)),
-                "<h2>By kind</h2>", _html_table(self._kind_table()),
+                "<h2>By module</h2>",
+                _html_table(self._module_table(max_depth, "", modules), left=1,
+                            depths=[0] + list(modules["depth"])),
+                "<h2>By kind</h2>", _html_table(self._kind_table(), left=1),
                 layer_bars_section(self.layers.reset_index(drop=True),
                                    only=None if top is None else list(self.top_layers(top, by).index)),
                 "<h2>Layers</h2>" + (f"<p>{html.escape(note)}</p>" if note else ""),
-                _html_table(self._layer_table(top, by)),
+                _html_table(self._layer_table(top, by), left=3),
                 "<h2>Units</h2><ul>" + "".join(
                     f"<li><code>{k}</code>: {html.escape(v)}</li>" for k, v in UNITS.items()) + "</ul>"]
-        style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
-                 "font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-                 "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f6f6f6}")
+        style = ("body{font-family:sans-serif;font-size:15px;margin:2em;color:#222}"
+                 "table{border-collapse:collapse;font-size:14px;margin-bottom:1em}"
+                 "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+                 "td.text,th.text{text-align:left}tr:nth-child(even){background:#f6f6f6}"
+                 "th{background:#eee}svg.cm-layer-bars{display:block;min-width:720px}")
         doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>costmodel: "
                f"{html.escape(self.model_name)}</title><style>{style}</style></head><body>"
                + "\n".join(body) + "</body></html>\n")
@@ -259,10 +276,12 @@ class CostReport:
             line += f", predicted {t['pred_ms']:.2f} ms"
         return line
 
-    def _module_table(self, max_depth):
-        df = self.by_module(max_depth)
+    def _module_table(self, max_depth, indent: str = "  ", modules=None):
+        """Rows of the by-module table (``modules``: :meth:`by_module` already computed); a
+        module's name is prefixed by ``indent`` once per level below the model."""
+        df = self.by_module(max_depth) if modules is None else modules
         return [["module", "params", "madds", "flops", "mac", "madds %", "mac %"]] + [
-            ["  " * r.depth + r.module, human(r.params), human(r.madds), human(r.flops), human(r.mac),
+            [indent * r.depth + r.module, human(r.params), human(r.madds), human(r.flops), human(r.mac),
              f"{100 * r.madds_share:.1f}", f"{100 * r.mac_share:.1f}"] for r in df.itertuples()]
 
     def _kind_table(self):
@@ -296,8 +315,21 @@ def _write(path, text: str) -> str:
     return text
 
 
-def _html_table(rows: List[List[str]]) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in rows[1:])
+def _html_table(rows: List[List[str]], left: int = 1,
+                depths: Optional[Sequence[int]] = None) -> str:
+    """An HTML table; the first ``left`` columns are text (class ``text``, left-aligned);
+    ``depths`` (one per row, header included): the first cell of each row indented by CSS
+    padding, one step per level."""
+    def cells(r, tag, depth):
+        out = []
+        for i, c in enumerate(r):
+            attrs = ' class="text"' if i < left else ""
+            if i == 0 and depth:
+                attrs += f' style="padding-left:{0.5 + 1.5 * depth:.1f}em"'
+            out.append(f"<{tag}{attrs}>{html.escape(str(c))}</{tag}>")
+        return "".join(out)
+
+    depths = list(depths) if depths is not None else [0] * len(rows)
+    head = cells(rows[0], "th", 0)
+    body = "".join(f"<tr>{cells(r, 'td', d)}</tr>" for r, d in zip(rows[1:], depths[1:]))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

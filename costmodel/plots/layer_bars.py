@@ -4,7 +4,7 @@ Standard library and pandas only (no matplotlib)."""
 from __future__ import annotations
 
 import html
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
                    ridge: Optional[float] = None, max_label: int = 44,
                    only: Optional[Sequence[int]] = None) -> str:
     """Inline SVG: what share of the model's madds, MAC (and predicted time) each layer takes.
+    It is as wide as the page (or window) it is in; text is 13 px.
 
     Top: three 100%-stacked bars (madds, MAC, time) split by op kind.  Below: one row per layer
     that has any cost, with side-by-side bars of its madds share, MAC share and (``time_col``)
@@ -57,9 +58,16 @@ def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
         rows = [i for i in only if cost[i]]
 
     e = html.escape
-    label_w, col_w, pct_w, row_h, gap = 330, 150, 44, 14, 10
-    width = label_w + len(metrics) * (col_w + pct_w + gap) + 10
-    out: List[str] = []
+    # horizontal positions are percentages of the drawing's width (it fills the page), vertical
+    # ones and fonts are pixels: the bars stretch with the page, the text stays readable
+    name_end, bars_start = 33.0, 35.0
+    span = (99.0 - bars_start) / len(metrics)  # one column per metric
+    bar_max = span - 7.0                        # the rest of the column: the percentage
+
+    def col(c: int) -> float:
+        return bars_start + c * span
+
+    row_h, out = 20, []
     y = 18
     out.append(f'<text x="0" y="{y}" font-weight="bold">Share of the model by op kind</text>')
     y += 8
@@ -67,35 +75,32 @@ def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
     kinds = df.loc[cost, "kind"].astype(str)
     kind_order = list(dict.fromkeys(
         df.loc[cost].groupby("kind", sort=False)["mac"].sum().sort_values(ascending=False).index))
-    stack_w = width - label_w - 10
     for key, title, share in metrics:
-        x = label_w
-        out.append(f'<text x="{label_w - 8}" y="{y + 11}" text-anchor="end">{e(title)}</text>')
+        x = bars_start
+        out.append(f'<text x="{name_end}%" y="{y + 13}" text-anchor="end">{e(title)}</text>')
         for kind in kind_order:
             s = float(share[cost][kinds == kind].sum())
             if s <= 0:
                 continue
-            w = s * stack_w
-            out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="14" '
+            w = s * (99.0 - bars_start)
+            out.append(f'<rect x="{x:.2f}%" y="{y}" width="{w:.2f}%" height="18" '
                        f'fill="{_kind_color(kind)}" stroke="#fff" stroke-width="0.5">'
                        f'<title>{e(kind)}: {100 * s:.1f}% of {e(title.split(" share")[0])}</title></rect>')
-            text = f"{kind} {100 * s:.0f}%"
-            if w > 6.2 * len(text) + 6:  # only where the label fits its segment
-                out.append(f'<text x="{x + 3:.1f}" y="{y + 11}" fill="#fff" font-size="10">'
-                           f'{e(text)}</text>')
+            # the label, clipped to its segment (a nested svg hides what does not fit)
+            out.append(f'<svg x="{x:.2f}%" y="{y}" width="{w:.2f}%" height="18">'
+                       f'<text x="4" y="13" fill="#fff">{e(kind)} {100 * s:.0f}%</text></svg>')
             x += w
-        y += 18
-    # legend of kinds
-    x = label_w
-    for kind in kind_order:
-        lw = 14 + 6.5 * len(kind) + 10
-        if x + lw > width:
-            x = label_w
-            y += 14
-        out.append(f'<rect x="{x}" y="{y + 2}" width="10" height="10" fill="{_kind_color(kind)}"/>'
-                   f'<text x="{x + 13}" y="{y + 11}" font-size="10">{e(kind)}</text>')
-        x += lw
-    y += 30
+        y += 22
+    # legend of kinds, in columns
+    per_row = 5
+    for k, kind in enumerate(kind_order):
+        x = bars_start + (k % per_row) * (99.0 - bars_start) / per_row
+        if k and k % per_row == 0:
+            y += 18
+        out.append(f'<svg x="{x:.2f}%" y="{y}" width="{(99.0 - bars_start) / per_row:.2f}%" '
+                   f'height="18"><rect x="0" y="3" width="12" height="12" '
+                   f'fill="{_kind_color(kind)}"/><text x="16" y="14">{e(kind)}</text></svg>')
+    y += 40
     # ---- per-layer rows
     scale = max([float(s[rows].max()) for _, _, s in metrics if len(rows)] + [1e-12])
     which = (f"{len(rows)} layers with a cost" if only is None
@@ -104,12 +109,11 @@ def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
                f'bars on one scale, full column = {100 * scale:.1f}%)</text>')
     y += 8
     for c, (key, title, _) in enumerate(metrics):
-        x0 = label_w + c * (col_w + pct_w + gap)
-        out.append(f'<text x="{x0}" y="{y + 10}" font-weight="bold" fill="{_BAR_COLORS[key]}">'
-                   f'{e(title)}</text>')
-    y += 16
+        out.append(f'<text x="{col(c):.2f}%" y="{y + 14}" font-weight="bold" '
+                   f'fill="{_BAR_COLORS[key]}">{e(title)}</text>')
+    y += 22
     intensity = pd.to_numeric(df.get("intensity"), errors="coerce") if "intensity" in df else None
-    for i in rows:
+    for n, i in enumerate(rows):
         r = df.loc[i]
         ms, cs = float(metrics[0][2][i]), float(metrics[1][2][i])
         if ridge is not None and intensity is not None and not pd.isna(intensity[i]):
@@ -128,25 +132,25 @@ def layer_bars_svg(layers: pd.DataFrame, time_col: Optional[str] = None,
             tip += " - memory-bound"
         cls = "cm-mem" if mem else "cm-cmp"
         out.append(f'<g class="cm-layer {cls}"><title>{e(tip)}</title>')
-        if (rows.index(i) % 2) == 0:
-            out.append(f'<rect x="0" y="{y}" width="{width}" height="{row_h}" fill="#f4f4f4"/>')
-        out.append(f'<rect x="2" y="{y + 3}" width="8" height="8" fill="{_kind_color(str(r["kind"]))}"/>')
+        if n % 2 == 0:
+            out.append(f'<rect x="0" y="{y}" width="100%" height="{row_h}" fill="#f4f4f4"/>')
         color = "#c25400" if mem else "#222"
-        out.append(f'<text x="14" y="{y + 11}" fill="{color}">{"M " if mem else ""}{e(short)}</text>')
+        out.append(f'<svg x="0" y="{y}" width="{name_end}%" height="{row_h}">'
+                   f'<rect x="2" y="5" width="9" height="9" fill="{_kind_color(str(r["kind"]))}"/>'
+                   f'<text x="16" y="14" fill="{color}">{"M " if mem else ""}{e(short)}</text></svg>')
         for c, (key, _, share) in enumerate(metrics):
             s = float(share[i])
-            x0 = label_w + c * (col_w + pct_w + gap)
-            w = col_w * s / scale if scale > 0 else 0
-            out.append(f'<rect x="{x0}" y="{y + 2}" width="{max(w, 0):.2f}" height="{row_h - 4}" '
-                       f'fill="{_BAR_COLORS[key]}"/>')
-            out.append(f'<text x="{x0 + col_w + pct_w - 4}" y="{y + 11}" text-anchor="end" '
-                       f'font-size="10">{100 * s:.1f}%</text>')
+            w = bar_max * s / scale if scale > 0 else 0
+            out.append(f'<rect x="{col(c):.2f}%" y="{y + 5}" width="{max(w, 0):.3f}%" '
+                       f'height="10" fill="{_BAR_COLORS[key]}"/>')
+            out.append(f'<text x="{col(c) + span - 1.5:.2f}%" y="{y + 14}" text-anchor="end">'
+                       f'{100 * s:.1f}%</text>')
         out.append("</g>")
         y += row_h
     height = y + 6
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="cm-layer-bars" width="{width}" '
-            f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" '
-            f'font-size="11">' + "".join(out) + "</svg>")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="cm-layer-bars" width="100%" '
+            f'height="{height}" font-family="sans-serif" font-size="13">'
+            + "".join(out) + "</svg>")
 
 
 def layer_bars_section(layers: pd.DataFrame, time_col: Optional[str] = "auto",
