@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import os
 import sys
 import tempfile
@@ -79,6 +78,13 @@ def load_model(spec: str, input_shape: Optional[str] = None) -> Tuple[object, Tu
     return model, tuple(sources.default_input_shape(spec, model))
 
 
+def add_clock_arg(p: argparse.ArgumentParser) -> None:
+    """``--clock wall|cpu`` of the commands that time things."""
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
+                        "to other processes, 1 thread only")
+
+
 def parse_threads(values: Sequence[str]):
     """``--threads 1 2`` -> ``[1, 2]`` (positive integers)."""
     try:
@@ -135,18 +141,10 @@ def emit(text: str, out: Optional[str], what: str = "") -> None:
 
 def json_text(obj) -> str:
     """costmodel's JSON layout (indent 1), with a final newline; NaN and infinities (which JSON
-    cannot hold) become null."""
-    return json.dumps(_finite(obj), indent=1, allow_nan=False) + "\n"
+    cannot hold) become null, as in timing files."""
+    from costmodel.latency.timings import _clean
 
-
-def _finite(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+    return json.dumps(_clean(obj), indent=1, allow_nan=False) + "\n"
 
 
 def check_writable(*paths: Optional[str]) -> None:

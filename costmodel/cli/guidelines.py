@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from costmodel.cli.common import CLIError, LazyChoices, add_format_args, add_model_args, \
-    check_writable, emit, json_text, load_model, output_format
+from costmodel.cli.common import CLIError, LazyChoices, add_clock_arg, add_format_args, \
+    add_model_args, check_writable, emit, json_text, load_model, output_format
 
 SEVERITIES = LazyChoices("costmodel.guidelines.lint", "SEVERITIES")
 LINT_FORMATS = ("table", "md", "json")
@@ -119,9 +119,7 @@ def register(subparsers) -> None:
                    help="also the paper's GPU configurations at every width (slow on a CPU)")
     r.add_argument("--threads", type=int, nargs="+", default=[1],
                    help="thread counts to measure at (default: 1; e.g. --threads 1 2)")
-    r.add_argument("--clock", default="wall", choices=["wall", "cpu"],
-                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, "
-                        "robust to other processes (1 thread only)")
+    add_clock_arg(r)
     r.add_argument("--gpu", default=None,
                    help="add a `guidelines run-gpu` result (the paper's GPU configurations)")
     r.add_argument("--tables", nargs="+", default=["G1", "G2", "G3", "G4"],

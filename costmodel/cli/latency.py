@@ -13,9 +13,9 @@ import sys
 import tempfile
 import warnings
 
-from costmodel.cli.common import CLIError, LazyDefault, add_format_args, add_model_args, \
-    check_writable, emit, json_text, load_model, output_format, parse_threads as _threads, \
-    prepare_out_dir, progress, save_measurements, value_of
+from costmodel.cli.common import CLIError, LazyDefault, add_clock_arg, add_format_args, \
+    add_model_args, check_writable, emit, json_text, load_model, output_format, \
+    parse_threads as _threads, prepare_out_dir, progress, save_measurements, value_of
 
 PREDICT_FORMATS = ("table", "csv", "json")
 
@@ -285,9 +285,7 @@ def register(sub) -> None:
                    help="seed of the sampled op configurations and networks (default %(default)s; "
                         "the same seed samples the same calibration set)")
     p.add_argument("--samples", default=None, help="also write the raw op samples as CSV")
-    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
-                        "to other processes, 1 thread only")
+    add_clock_arg(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--refit", default=None, metavar="SAMPLES.csv",
                    help="time nothing: fit again from the samples an earlier --samples run saved "
@@ -319,9 +317,7 @@ def register(sub) -> None:
     p.add_argument("--layer-time", type=float, default=0.02,
                    help="seconds of replay per distinct op (default 0.02)")
     p.add_argument("--no-layers", action="store_true", help="end-to-end only")
-    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
-                        "to other processes, 1 thread only")
+    add_clock_arg(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_bench)
 
@@ -353,9 +349,7 @@ def register(sub) -> None:
                         "(default: every zoo model)")
     p.add_argument("--threads", nargs="+", default=["1", "2"],
                    help="thread counts to measure at (default 1 2)")
-    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
-                        "to other processes, 1 thread only")
+    add_clock_arg(p)
     p.add_argument("--render", action="store_true",
                    help="time nothing: rewrite README, tables and plots from the files an earlier "
                         "run left in --out")
