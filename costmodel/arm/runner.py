@@ -1,7 +1,7 @@
 """Run costmodel under ``qemu-aarch64`` with the counting plugin and write an emulated timing file.
 
 :func:`run_emulated` stages the costmodel package into the cache, writes a spec, runs
-``python3 -m costmodel.arm.guest`` in the aarch64 userland under QEMU (``OMP_NUM_THREADS=1``,
+``python3 -m costmodel.cli.arm_guest`` in the aarch64 userland under QEMU (``OMP_NUM_THREADS=1``,
 pinned ``-cpu``, the plugin logging the instruction counter at every marker), then merges the
 guest's op list with the plugin's counts (:func:`build_document`).
 
@@ -134,7 +134,7 @@ def run_emulated(models: Sequence[str], inputs: Sequence[Optional[str]], out: Op
             "run_dir": run_dir, "rootfs": env.read_stamp(os.path.join(env.rootfs, envmod.STAMP_ROOTFS))}
     with open(os.path.join(run_dir, "meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
-    cmd = qemu_command(q, env, cpu, ["-m", "costmodel.arm.guest", "--spec", spec_path,
+    cmd = qemu_command(q, env, cpu, ["-m", "costmodel.cli.arm_guest", "--spec", spec_path,
                                      "--out", guest_out], so, log, nice)
     t0 = time.time()
     with open(os.path.join(run_dir, "output.txt"), "w") as console:
