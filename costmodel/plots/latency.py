@@ -7,12 +7,14 @@ that cannot give figures here raises :class:`LatencyUnavailable` with the reason
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Callable, Dict, Iterable, Mapping, Optional
 
 import numpy as np
 import pandas as pd
 
+from costmodel import fileio
 from costmodel.report import CostReport
 from costmodel.zoo import registry
 from costmodel.zoo.table import zoo_report
@@ -102,7 +104,10 @@ def calibrate_profile(out: Optional[str] = None, quick: bool = False, threads=(1
     if fn is None:
         raise LatencyUnavailable("costmodel.latency has no calibrate")
     kw = dict(budget_s=45.0) if quick else {}
-    return _call(fn, out=out, threads=tuple(threads), progress=False, **kw)
+    prof = _call(fn, threads=tuple(threads), progress=False, **kw)
+    if out is not None:  # written whole or not at all
+        fileio.write_text(out, json.dumps(prof.to_dict(), indent=1, allow_nan=False) + "\n")
+    return prof
 
 
 def predict_result(model, input_shape, profile, report: Optional[CostReport] = None):
@@ -167,10 +172,7 @@ def read_timings(path: str, threads: Optional[int] = None) -> Dict[str, Dict[str
     at ``threads`` threads (default: the smallest thread count in the file).
     """
     if str(path).lower().endswith(".json"):
-        import json
-
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
+        doc = fileio.read_json(path)
         if not isinstance(doc, dict) or doc.get("format") != "costmodel-timings":
             raise ValueError(f"{path}: not a costmodel-timings JSON file")
         models = [m for m in doc.get("models", []) if isinstance(m, dict)]
