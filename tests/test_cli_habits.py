@@ -39,9 +39,9 @@ def test_version(capsys):
 
 
 def test_console_script_points_at_main():
-    import tomllib
-    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        target = tomllib.load(f)["project"]["scripts"]["costmodel"]
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as f:
+        scripts = f.read().split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    target = re.search(r'^costmodel\s*=\s*"([^"]+)"', scripts, re.M).group(1)
     module, _, name = target.partition(":")
     assert (module, name) == ("costmodel.cli", "main")
     assert getattr(__import__(module, fromlist=[name]), name) is cli.main
