@@ -325,3 +325,14 @@ def test_predict_explains_its_columns(tmp_path, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "isolated ms in-net ms" in text
     assert "isolated ms: the op alone" in text and "in-net ms: its share of the end-to-end" in text
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, capsys):
+    import costmodel.zoo.table
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(costmodel.zoo.table, "published_text", interrupted)
+    assert cli.run(["zoo"]) == 130
+    assert capsys.readouterr().err == "costmodel zoo: interrupted\n"

@@ -48,6 +48,9 @@ def run(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("once")
             return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"costmodel {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001 - user errors become one line, bugs propagate
         message = user_error_message(exc)
         if message is None:
