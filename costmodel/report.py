@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from costmodel import fileio
+from costmodel.numfmt import human  # noqa: F401 - also costmodel.report.human
+from costmodel.plots.layer_bars import layer_bars_section
+from costmodel.tables import md_table, text_table, wrap_line
 from costmodel.tracer import Graph
 
 COUNTS = ["params", "madds", "flops", "mac", "mac_bytes"]
+#: what ``top`` can rank layers by, and how a report names it
+TOP_BY = {"madds": "multiply-adds (madds)", "mac": "memory accesses (MAC)"}
 COLUMNS = ["name", "op", "kind", "scope", "in_shape", "out_shape", "kernel", "stride", "dilation",
            "groups", "params", "madds", "flops", "mac", "mac_bytes", "intensity", "parents"]
 UNITS = {
@@ -72,16 +77,6 @@ def _geo(v) -> Optional[str]:
     return "x".join(str(int(e)) for e in v)
 
 
-def human(n: float, unit: str = "") -> str:
-    """1234567 -> '1.23M'."""
-    if n is None or (isinstance(n, float) and math.isnan(n)):
-        return "-"
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= div:
-            return f"{n / div:.2f}{suffix}{unit}"
-    return f"{n:.0f}{unit}" if float(n).is_integer() else f"{n:.2f}{unit}"
-
-
 class CostReport:
     """The result of :func:`costmodel.analyze`.
 
@@ -111,13 +106,16 @@ class CostReport:
 
     def by_module(self, max_depth: int = 2, self_rows: bool = True) -> pd.DataFrame:
         """fvcore-style roll-up: one row per module down to ``max_depth`` (the model is depth 0),
-        in execution order, with params, madds, flops, MAC and shares of the total.
+        with params, madds, flops, MAC and shares of the total.  Rows form a tree in execution
+        order: each module row is followed by its children (each with its own subtree, in the
+        order they first run).
 
         With ``self_rows``, a module shallower than ``max_depth`` that has child rows and also
         runs ops in its own ``forward`` (a ``torch.cat``, a residual add, a channel shuffle) gets a
-        row ``"<module> (self)"`` one level down (``is_self`` true) holding those ops, so every
-        module row equals the sum of its child rows and its self row (self rows of zero cost,
-        e.g. a lone ``flatten``, are left out)."""
+        row ``"<module> (self)"`` one level down (``is_self`` true) holding those ops, placed
+        directly after the module's other children, so every module row equals the sum of its
+        child rows and its self row (self rows of zero cost, e.g. a lone ``flatten``, are left
+        out)."""
         order: Dict[str, int] = {"": 0}
         sums: Dict[str, Dict[str, int]] = {}
         own: Dict[str, Dict[str, int]] = {}
@@ -144,81 +142,133 @@ class CostReport:
         def add(module, depth, counts, is_self):
             rows.append({"module": module, "depth": depth, **counts, "is_self": is_self,
                          "madds_share": counts["madds"] / max(self.total["madds"], 1),
-                         "mac_share": counts["mac"] / max(self.total["mac"], 1),
-                         "_order": order[module]})
+                         "mac_share": counts["mac"] / max(self.total["mac"], 1)})
 
+        children: Dict[str, List[str]] = {}
         for key in sums:
+            if key:
+                children.setdefault(key.rpartition(".")[0], []).append(key)
+        stack = [("", False)]
+        while stack:  # depth-first: a module, its children's subtrees, its self row
+            key, is_self = stack.pop()
+            if is_self:
+                add(key + " (self)", depth_of(key) + 1, own[key], True)
+                continue
             add(key, depth_of(key), sums[key], False)
-        for key, counts in own.items():
-            if key in parents and any(counts.values()):  # own ops next to child rows: a row
-                add(key + " (self)", depth_of(key) + 1, counts, True)
+            if key in parents and any(own.get(key, {}).values()):  # own ops next to child rows
+                stack.append((key, True))
+            stack += [(k, False) for k in sorted(children.get(key, []), key=order.get,
+                                                 reverse=True)]
         df = pd.DataFrame(rows)
-        df = df.sort_values(["_order", "depth", "module"], kind="stable").drop(columns="_order")
         df["module"] = df["module"].replace({"": "(model)", " (self)": "(model) (self)"})
-        return df.reset_index(drop=True)
+        return df
 
     # ------------------------------------------------------------------ exports
-    def to_dict(self) -> dict:
-        return {
+    # ``top``/``by`` (every export): only the ``top`` layers with the most ``by`` ("madds" or
+    # "mac"), most expensive first; ``max_depth``: depth of the by-module roll-up.
+    def top_layers(self, top: Optional[int] = None, by: str = "madds") -> pd.DataFrame:
+        """The ``top`` layers with the most ``by`` (``"madds"`` or ``"mac"``), most expensive
+        first (ties in execution order); all layers, in execution order, without ``top``."""
+        if by not in TOP_BY:
+            raise ValueError(f"cannot rank layers by {by!r}; choose one of {', '.join(TOP_BY)}")
+        layers = self.layers.reset_index(drop=True)
+        if top is None:
+            return layers
+        if top < 1:
+            raise ValueError(f"top must be a positive number of layers, got {top}")
+        return layers.sort_values(by, ascending=False, kind="stable").head(top)
+
+    def _top_note(self, top: Optional[int], by: str) -> str:
+        if top is None:
+            return ""
+        shown = min(top, len(self.layers))
+        return (f"Only the {shown} layers with the most {TOP_BY[by]}, most expensive first, of "
+                f"{len(self.layers)} (# is the layer's position in execution order).")
+
+    def to_dict(self, top: Optional[int] = None, by: str = "madds") -> dict:
+        out = {
             "model": self.model_name,
             "input_shapes": [list(s) for s in self.input_shapes],
             "units": UNITS,
             "total": self.total,
             "unsupported_ops": self.unsupported,
-            "layers": json.loads(self.layers.to_json(orient="records")),
+            "layers": json.loads(self.top_layers(top, by).to_json(orient="records")),
         }
+        if top is not None:
+            out["layers_shown"] = {"top": top, "by": by, "of": len(self.layers)}
+        return out
 
-    def to_json(self, path=None, indent: int = 1) -> str:
-        text = json.dumps(self.to_dict(), indent=indent)
+    def to_json(self, path=None, indent: int = 1, top: Optional[int] = None,
+                by: str = "madds") -> str:
+        text = json.dumps(self.to_dict(top, by), indent=indent)
         return _write(path, text)
 
-    def to_csv(self, path=None) -> str:
-        return _write(path, self.layers.to_csv(index=False))
+    def to_csv(self, path=None, top: Optional[int] = None, by: str = "madds") -> str:
+        return _write(path, self.top_layers(top, by).to_csv(index=False))
 
-    def to_markdown(self, path=None, max_depth: int = 2) -> str:
+    def to_markdown(self, path=None, max_depth: int = 2, top: Optional[int] = None,
+                    by: str = "madds") -> str:
         lines = [f"# Cost report: {self.model_name}", "",
                  f"Input {_shape_str(self.input_shapes)}. " + self._total_line(), ""]
-        lines += ["## By module", "", _md_table(self._module_table(max_depth)), "",
-                  "## By kind", "", _md_table(self._kind_table()), "",
-                  "## Layers", "", _md_table(self._layer_table()), "", "Units:", ""]
+        lines += ["## By module", "", "Each `·` is one level below the model.", "",
+                  md_table(self._module_table(max_depth, indent="· ")), "",
+                  "## By kind", "", md_table(self._kind_table()), "", "## Layers", ""]
+        lines += [self._top_note(top, by), ""] if top is not None else []
+        lines += [md_table(self._layer_table(top, by)), "", "Units:", ""]
         lines += [f"- `{k}`: {v}" for k, v in UNITS.items()]
         return _write(path, "\n".join(lines) + "\n")
 
-    def to_html(self, path=None, max_depth: int = 2) -> str:
+    def to_html(self, path=None, max_depth: int = 2, top: Optional[int] = None,
+                by: str = "madds") -> str:
+        note = self._top_note(top, by)
+        modules = self.by_module(max_depth)
         body = [f"<h1>Cost report: {html.escape(self.model_name)}</h1>",
                 f"<p>Input {_shape_str(self.input_shapes)}. {html.escape(self._total_line())}</p>",
-                "<h2>By module</h2>", _html_table(self._module_table(max_depth)),
-                "<h2>By kind</h2>", _html_table(self._kind_table()),
-                "<h2>Layers</h2>", _html_table(self._layer_table()),
+                "<h2>By module</h2>",
+                _html_table(self._module_table(max_depth, "", modules), left=1,
+                            depths=[0] + list(modules["depth"])),
+                "<h2>By kind</h2>", _html_table(self._kind_table(), left=1),
+                layer_bars_section(self.layers.reset_index(drop=True),
+                                   only=None if top is None else list(self.top_layers(top, by).index)),
+                "<h2>Layers</h2>" + (f"<p>{html.escape(note)}</p>" if note else ""),
+                _html_table(self._layer_table(top, by), left=3),
                 "<h2>Units</h2><ul>" + "".join(
                     f"<li><code>{k}</code>: {html.escape(v)}</li>" for k, v in UNITS.items()) + "</ul>"]
-        from costmodel.plots import layer_bars_section  # lazy: plots imports this module
-        body.insert(body.index("<h2>Layers</h2>"), layer_bars_section(self.layers))
-        style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
-                 "font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
-                 "td:first-child,th:first-child{text-align:left}tr:nth-child(even){background:#f6f6f6}")
+        style = ("body{font-family:sans-serif;font-size:15px;margin:2em;color:#222}"
+                 "table{border-collapse:collapse;font-size:14px;margin-bottom:1em}"
+                 "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+                 "td.text,th.text{text-align:left}tr:nth-child(even){background:#f6f6f6}"
+                 "th{background:#eee}svg.cm-layer-bars{display:block;min-width:720px}")
         doc = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>costmodel: "
                f"{html.escape(self.model_name)}</title><style>{style}</style></head><body>"
                + "\n".join(body) + "</body></html>\n")
         return _write(path, doc)
 
-    def to_table(self, max_depth: int = 2, layers: bool = True) -> str:
+    def to_table(self, max_depth: int = 2, layers: bool = True, top: Optional[int] = None,
+                 by: str = "madds") -> str:
         """Readable fixed-width terminal table."""
         parts = [f"{self.model_name}  input {_shape_str(self.input_shapes)}", self._total_line(), "",
-                 _text_table(self._module_table(max_depth)), "", _text_table(self._kind_table())]
+                 text_table(self._module_table(max_depth)), "", text_table(self._kind_table())]
         if layers:
-            parts += ["", _text_table(self._layer_table(), left=3)]
+            parts += [""] + ([wrap_line(self._top_note(top, by))] if top is not None else [])
+            parts += [text_table(self._layer_table(top, by), left=3)]
         if self.unsupported:
             parts += ["", "unsupported ops (no formula, counted as zero): " + ", ".join(self.unsupported)]
         return "\n".join(parts) + "\n"
 
-    def export(self, fmt: str, path=None) -> str:
+    def export(self, fmt: str, path=None, max_depth: int = 2, top: Optional[int] = None,
+               by: str = "madds") -> str:
+        """The report in ``fmt`` (``table``, ``csv``, ``json``, ``md``, ``html``); also written to
+        ``path`` when given.  ``max_depth`` (table, md, html): depth of the by-module roll-up;
+        ``top``/``by``: only the ``top`` layers with the most ``by`` (see :meth:`top_layers`)."""
         fmt = {"md": "markdown", "txt": "table"}.get(fmt, fmt)
-        writers = {"table": lambda p: _write(p, self.to_table()), "csv": self.to_csv,
-                   "json": self.to_json, "markdown": self.to_markdown, "html": self.to_html}
-        if fmt not in writers:
-            raise ValueError(f"unknown format {fmt!r}; choose one of table, csv, json, md, html")
-        return writers[fmt](path)
+        if fmt == "table":
+            return _write(path, self.to_table(max_depth, top=top, by=by))
+        if fmt in ("markdown", "html"):
+            return getattr(self, f"to_{fmt}")(path, max_depth, top=top, by=by)
+        if fmt in ("csv", "json"):
+            return getattr(self, f"to_{fmt}")(path, top=top, by=by)
+        raise ValueError(f"unknown format {fmt!r}; choose one of table, csv, json, md, html")
 
     def __repr__(self):
         return f"<CostReport {self.model_name}: {self._total_line()}>"
@@ -232,10 +282,12 @@ class CostReport:
             line += f", predicted {t['pred_ms']:.2f} ms"
         return line
 
-    def _module_table(self, max_depth):
-        df = self.by_module(max_depth)
+    def _module_table(self, max_depth, indent: str = "  ", modules=None):
+        """Rows of the by-module table (``modules``: :meth:`by_module` already computed); a
+        module's name is prefixed by ``indent`` once per level below the model."""
+        df = self.by_module(max_depth) if modules is None else modules
         return [["module", "params", "madds", "flops", "mac", "madds %", "mac %"]] + [
-            ["  " * r.depth + r.module, human(r.params), human(r.madds), human(r.flops), human(r.mac),
+            [indent * r.depth + r.module, human(r.params), human(r.madds), human(r.flops), human(r.mac),
              f"{100 * r.madds_share:.1f}", f"{100 * r.mac_share:.1f}"] for r in df.itertuples()]
 
     def _kind_table(self):
@@ -244,12 +296,13 @@ class CostReport:
             [r.Index, str(r.ops), human(r.params), human(r.madds), human(r.mac),
              f"{100 * r.madds_share:.1f}", f"{100 * r.mac_share:.1f}"] for r in df.itertuples()]
 
-    def _layer_table(self):
+    def _layer_table(self, top: Optional[int] = None, by: str = "madds"):
         timed = "pred_ms" in self.layers.columns
         head = ["#", "name", "kind", "out_shape", "kernel", "stride", "groups", "params", "madds",
                 "mac", "intensity"] + (["pred_ms"] if timed else [])
         rows = [head]
-        for i, r in enumerate(self.layers.itertuples(index=False)):
+        for r in self.top_layers(top, by).itertuples():
+            i = r.Index
             rows.append([str(i), r.name, r.kind, r.out_shape, _text(r.kernel), _text(r.stride),
                          "" if pd.isna(r.groups) else str(r.groups), human(r.params), human(r.madds),
                          human(r.mac), "-" if pd.isna(r.intensity) else f"{r.intensity:.2f}"]
@@ -262,34 +315,27 @@ def _text(v) -> str:
 
 
 def _write(path, text: str) -> str:
+    """``text``, also written (atomically) to ``path`` when one is given."""
     if path is not None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        fileio.write_text(path, text)
     return text
 
 
-def _md_table(rows: List[List[str]]) -> str:
-    esc = [[str(c).replace("|", "\\|") for c in r] for r in rows]
-    out = ["| " + " | ".join(esc[0]) + " |", "|" + "|".join("---" for _ in esc[0]) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in esc[1:]]
-    return "\n".join(out)
+def _html_table(rows: List[List[str]], left: int = 1,
+                depths: Optional[Sequence[int]] = None) -> str:
+    """An HTML table; the first ``left`` columns are text (class ``text``, left-aligned);
+    ``depths`` (one per row, header included): the first cell of each row indented by CSS
+    padding, one step per level."""
+    def cells(r, tag, depth):
+        out = []
+        for i, c in enumerate(r):
+            attrs = ' class="text"' if i < left else ""
+            if i == 0 and depth:
+                attrs += f' style="padding-left:{0.5 + 1.5 * depth:.1f}em"'
+            out.append(f"<{tag}{attrs}>{html.escape(str(c))}</{tag}>")
+        return "".join(out)
 
-
-def _html_table(rows: List[List[str]]) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in rows[1:])
+    depths = list(depths) if depths is not None else [0] * len(rows)
+    head = cells(rows[0], "th", 0)
+    body = "".join(f"<tr>{cells(r, 'td', d)}</tr>" for r, d in zip(rows[1:], depths[1:]))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _text_table(rows: List[List[str]], left: int = 1) -> str:
-    """Fixed-width table; the first ``left`` columns are text (left-aligned), the rest numbers."""
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for j, r in enumerate(rows):
-        cells = [str(c).ljust(w) if i < left else str(c).rjust(w)
-                 for i, (c, w) in enumerate(zip(r, widths))]
-        lines.append("  ".join(cells).rstrip())
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)

@@ -1,8 +1,12 @@
 """Analyze your own CNN: per-layer params, multiply-adds and memory access cost (MAC).
 
-    python examples/analyze_own_model.py            # prints the report, writes my_cnn_costs.csv
+    python examples/analyze_own_model.py [OUT_DIR]   # prints the report, writes
+                                                     # OUT_DIR/my_cnn_costs.csv (default: a new
+                                                     # temporary folder)
 """
+import os
 import sys
+import tempfile
 
 import torch.nn as nn
 
@@ -29,7 +33,7 @@ class MyCNN(nn.Module):
         return self.fc(self.pool(self.features(x)).flatten(1))
 
 
-def main(csv_path: str = "my_cnn_costs.csv"):
+def main(out_dir: str = None):
     report = costmodel.analyze(MyCNN(), (1, 3, 64, 64))  # traced on meta tensors: no compute
     report.model_name = "MyCNN"
     print(report.to_table(max_depth=1))
@@ -38,6 +42,8 @@ def main(csv_path: str = "my_cnn_costs.csv"):
     # the five layers that move the most memory
     top = report.layers.nlargest(5, "mac")[["name", "kind", "madds", "mac", "intensity"]]
     print("\nlargest MAC:\n" + top.to_string(index=False))
+    out_dir = out_dir or tempfile.mkdtemp(prefix="costmodel-example-")
+    csv_path = os.path.join(out_dir, "my_cnn_costs.csv")
     report.to_csv(csv_path)
     print(f"\nwrote {csv_path}")
 

@@ -1,14 +1,20 @@
 """Plot ImageNet top-1 against multiply-adds for the zoo, with your own model as a red star.
 
-    python examples/plot_accuracy.py        # writes accuracy_vs_madds.png/.svg/.csv here
+    python examples/plot_accuracy.py [OUT_DIR]   # writes OUT_DIR/accuracy_vs_madds.png/.svg/.csv
+                                                 # (default: a new temporary folder)
 
 The same from the shell:
     costmodel plot accuracy --add examples/plot_accuracy.py:my_model --top1 71.3 \
         --out accuracy_vs_madds.png accuracy_vs_madds.svg
 """
+import os
+import sys
+import tempfile
+
 import torch.nn as nn
 
-from costmodel import plots, zoo
+from costmodel import zoo
+from costmodel.plots.accuracy import UserPoint, plot_accuracy
 
 
 def my_model() -> nn.Module:
@@ -26,12 +32,14 @@ def my_model() -> nn.Module:
 
 
 if __name__ == "__main__":
-    mine = plots.UserPoint.from_model(my_model(), top1=71.3, name="my_model")
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(prefix="costmodel-example-")
+    stem = os.path.join(out_dir, "accuracy_vs_madds")
+    mine = UserPoint.from_model(my_model(), top1=71.3, name="my_model")
     # a few families keep the example fast; leave names=None to plot the whole zoo
     families = {"mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "shufflenet_v2", "efficientnet"}
     names = [n for n in zoo.names() if zoo.entry(n).family in families]
-    res = plots.plot_accuracy("madds", ["accuracy_vs_madds.png", "accuracy_vs_madds.svg"],
-                              names=names, extra=[mine], data_csv="accuracy_vs_madds.csv")
+    res = plot_accuracy("madds", [stem + ".png", stem + ".svg"], names=names, extra=[mine],
+                        data_csv=stem + ".csv")
     print(res.data.sort_values("x").to_string(index=False))
     print("Pareto frontier:", " -> ".join(res.frontier))
     print("wrote", ", ".join(res.paths))

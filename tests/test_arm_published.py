@@ -1,4 +1,4 @@
-"""costmodel.arm.published / spec_profiles: the published-figures file carries its sources, the
+"""costmodel.arm.published (data, comparison, rendering, figure) / spec_profiles: the published-figures file carries its sources, the
 ranking metrics behave on toy data, and the spec-based profiles are valid latency profiles."""
 import copy
 import json
@@ -10,15 +10,15 @@ import pytest
 import torch.nn as nn
 
 from costmodel import cli
-from costmodel.arm import published as pb
+from costmodel.arm.published import comparison, data, figure, rendering
 from costmodel.arm import spec_profiles as sp
 from costmodel.latency import DeviceProfile, predict_latency
 
 
 # ------------------------------------------------------------------------------------ data file
 def test_data_file_validates_and_every_figure_has_a_source():
-    doc = pb.load()
-    df = pb.figures(doc)
+    doc = data.load()
+    df = data.figures(doc)
     assert len(df) > 80
     for col in ("citation", "table", "device", "device_text", "engine", "unit", "model"):
         assert df[col].map(lambda v: isinstance(v, str) and v.strip() != "").all(), col
@@ -37,7 +37,7 @@ def test_data_file_validates_and_every_figure_has_a_source():
 
 
 def test_data_file_known_figures_and_units():
-    df = pb.figures()
+    df = data.figures()
     def row(s, z, h=224):
         return df[(df["set"] == s) & (df["zoo"] == z) & (df["input_h"] == h)].iloc[0]
     r = row("snv1_table8", "alexnet")
@@ -51,11 +51,11 @@ def test_data_file_known_figures_and_units():
     assert row("snv1_table8", "alexnet")["device"] == "snapdragon_820"
     assert row("mnv2_table4", "mobilenet_v1_x1_0")["device"] == "pixel_1"
     # the guideline tables are read from paper_tables.json, not duplicated
-    assert "guideline_tables" in pb.load() and "G1" not in pb.load()["tables"]
+    assert "guideline_tables" in data.load() and "G1" not in data.load()["tables"]
 
 
 def test_guideline_figures_come_from_paper_tables():
-    g, builders = pb.guideline_figures()
+    g, builders = data.guideline_figures()
     assert set(g["guideline"]) == {"G1", "G2", "G3", "G4"}
     first = g[(g["guideline"] == "G1") & (g["group"] == "G1 ARM x1")].iloc[0]
     assert first["value"] == 76.2 and first["unit"] == "images/s"
@@ -74,26 +74,26 @@ def test_guideline_figures_come_from_paper_tables():
     (lambda d: d.update(format="x"), "format"),
 ])
 def test_validate_rejects_sourceless_or_malformed(mutate, msg):
-    doc = copy.deepcopy(pb.load())
+    doc = copy.deepcopy(data.load())
     mutate(doc)
-    with pytest.raises(pb.PublishedDataError):
-        pb.validate(doc)
+    with pytest.raises(data.PublishedDataError):
+        data.validate(doc)
 
 
 # ------------------------------------------------------------------------------------ metrics
 def test_kendall_tau_b_and_pairwise_accuracy_toy():
-    assert pb.kendall_tau_b([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert pb.kendall_tau_b([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert comparison.kendall_tau_b([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert comparison.kendall_tau_b([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     # one discordant pair out of 6
-    assert pb.kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    assert comparison.kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
     # a predictor that ties everything: tau undefined, accuracy one half
-    assert math.isnan(pb.kendall_tau_b([1, 2, 3], [5, 5, 5]))
-    acc, n, ties = pb.pairwise_accuracy([1, 2, 3], [5, 5, 5])
+    assert math.isnan(comparison.kendall_tau_b([1, 2, 3], [5, 5, 5]))
+    acc, n, ties = comparison.pairwise_accuracy([1, 2, 3], [5, 5, 5])
     assert (acc, n, ties) == (0.5, 3, 3)
-    acc, n, ties = pb.pairwise_accuracy([1, 2, 3, 4], [1, 3, 2, 4])
+    acc, n, ties = comparison.pairwise_accuracy([1, 2, 3, 4], [1, 3, 2, 4])
     assert acc == pytest.approx(5 / 6) and n == 6 and ties == 0
     # published ties are not judged; a 2% tolerance ties close values
-    acc, n, _ = pb.pairwise_accuracy([1.0, 1.01, 2.0], [2.0, 1.0, 3.0], rel_tie=0.02)
+    acc, n, _ = comparison.pairwise_accuracy([1.0, 1.01, 2.0], [2.0, 1.0, 3.0], rel_tie=0.02)
     assert n == 2 and acc == 1.0
 
 
@@ -101,25 +101,25 @@ def test_metrics_pair_only_within_groups():
     pub = [1, 2, 10, 20]
     pred = [2, 1, 10, 20]   # wrong inside group a, right inside group b
     groups = ["a", "a", "b", "b"]
-    acc, n, _ = pb.pairwise_accuracy(pub, pred, groups)
+    acc, n, _ = comparison.pairwise_accuracy(pub, pred, groups)
     assert n == 2 and acc == 0.5
-    assert pb.kendall_tau_b(pub, pred, groups) == pytest.approx(0.0)
-    acc_all, n_all, _ = pb.pairwise_accuracy(pub, pred)
+    assert comparison.kendall_tau_b(pub, pred, groups) == pytest.approx(0.0)
+    acc_all, n_all, _ = comparison.pairwise_accuracy(pub, pred)
     assert n_all == 6 and acc_all == pytest.approx(5 / 6)
 
 
 def test_ratio_errors_scale_fit_and_mape_toy():
     pub = np.array([10.0, 20.0, 40.0])
-    assert np.allclose(pb.pair_ratio_errors(pub, pub * 3.0), 0.0)
-    err = pb.pair_ratio_errors([10, 20], [10, 30])  # predicted ratio 3 vs published 2
+    assert np.allclose(comparison.pair_ratio_errors(pub, pub * 3.0), 0.0)
+    err = comparison.pair_ratio_errors([10, 20], [10, 30])  # predicted ratio 3 vs published 2
     assert err == pytest.approx([0.5])
-    assert pb.scale_fit(pub, pub / 4) == pytest.approx(4.0)
-    assert pb.mape(pub, pub) == 0.0
-    m = pb.metrics(pub, pub / 2)
+    assert comparison.scale_fit(pub, pub / 4) == pytest.approx(4.0)
+    assert comparison.mape(pub, pub) == 0.0
+    m = comparison.metrics(pub, pub / 2)
     assert m["tau_b"] == pytest.approx(1.0) and m["pair_acc"] == 1.0
     assert m["mape"] == pytest.approx(0.0) and m["scale"] == pytest.approx(2.0)
     assert m["frac_of_spec"] == pytest.approx(0.5) and m["ratio_err_med"] == pytest.approx(0.0)
-    m = pb.metrics([10, 20, 30], [10, 20, 60])
+    m = comparison.metrics([10, 20, 30], [10, 20, 60])
     assert m["mape"] > 0 and m["ratio_err_max"] > 0
 
 
@@ -203,22 +203,22 @@ def test_embedded_emulation_fits_match_the_timing_file():
 
 # --------------------------------------------------------------------------- comparison, CLI
 def test_compare_on_one_small_table(tmp_path):
-    doc = copy.deepcopy(pb.load())
+    doc = copy.deepcopy(data.load())
     doc["tables"] = {"mnv2_table4": doc["tables"]["mnv2_table4"]}
-    cmp = pb.compare(doc, guidelines=False)
+    cmp = comparison.compare(doc, guidelines=False)
     assert [cs.key for cs in cmp.sets] == ["mnv2_table4"]
     s = cmp.summary.set_index("predictor")
-    assert set(s.index) == set(pb.PREDICTORS)
+    assert set(s.index) == set(comparison.PREDICTORS)
     assert (s["n"] == 3).all() and (s["pairs"] == 3).all()
     assert (s["mape"] >= 0).all() and (s["frac_of_spec"] > 0).all()
     f = cmp.frame[cmp.frame["pred_flops"].notna()]
-    assert len(f) == 3 and (f[[f"pred_{p}" for p in pb.PREDICTORS]] > 0).all().all()
-    text = pb.render_markdown(cmp, "x.png", shares=False)
+    assert len(f) == 3 and (f[[f"pred_{p}" for p in comparison.PREDICTORS]] > 0).all().all()
+    text = rendering.render_markdown(cmp, "x.png", shares=False)
     assert "MobileNetV2 Table 4" in text and "arXiv:1801.04381" in text
     png = tmp_path / "p.png"
-    pb.plot(cmp, str(png))
+    figure.plot(cmp, str(png))
     assert png.stat().st_size > 1000
-    js = pb.to_json(cmp)
+    js = rendering.to_json(cmp)
     assert len(js["figures"]) == 3 and json.dumps(js)
 
 

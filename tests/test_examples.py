@@ -1,12 +1,15 @@
 """Every script in examples/ runs (as a user would run it) and produces what it says.
 
-Each runs as a subprocess in a temporary working directory, so files it writes land there.
-Examples that need an optional package that is not importable yet are skipped with the reason.
+Each runs as a subprocess in a temporary working directory (nothing may appear there: examples
+write into the folder they are given, else into a new temporary one).  Examples that need an
+optional package that is not importable yet are skipped with the reason.
 """
 import importlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pandas as pd
 import pytest
@@ -25,12 +28,13 @@ def _missing(module: str, names) -> str:
     return f"{module} has no {', '.join(lacking)} yet" if lacking else ""
 
 
-def run_example(name, cwd, timeout=180):
+def run_example(name, cwd, *args, timeout=180):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert os.listdir(cwd) == [], f"{name} wrote into its working directory"
     return proc.stdout
 
 
@@ -41,11 +45,25 @@ def test_every_example_is_tested():
 
 
 def test_analyze_own_model(tmp_path):
-    out = run_example("analyze_own_model.py", tmp_path)
+    work, out_dir = tmp_path / "cwd", tmp_path / "out"
+    work.mkdir()
+    out_dir.mkdir()
+    out = run_example("analyze_own_model.py", work, out_dir)
     assert "MyCNN" in out and "largest MAC" in out
-    df = pd.read_csv(tmp_path / "my_cnn_costs.csv")
+    assert os.listdir(work) == [] and os.listdir(out_dir) == ["my_cnn_costs.csv"]
+    df = pd.read_csv(out_dir / "my_cnn_costs.csv")
     assert {"name", "kind", "params", "madds", "mac"} <= set(df.columns)
     assert int(df["params"].sum()) == 4394  # the CNN's parameter count
+
+
+def test_analyze_own_model_without_a_folder_writes_to_a_new_temporary_one(tmp_path):
+    out = run_example("analyze_own_model.py", tmp_path)
+    path = out.strip().splitlines()[-1].removeprefix("wrote ")
+    try:
+        assert os.path.dirname(os.path.dirname(path)) == tempfile.gettempdir()
+        assert pd.read_csv(path)["params"].sum() == 4394
+    finally:
+        shutil.rmtree(os.path.dirname(path))
 
 
 def test_compare_designs(tmp_path):
@@ -62,10 +80,14 @@ def test_compare_designs(tmp_path):
 
 
 def test_plot_accuracy(tmp_path):
-    out = run_example("plot_accuracy.py", tmp_path)
+    work, out_dir = tmp_path / "cwd", tmp_path / "out"
+    work.mkdir()
+    out_dir.mkdir()
+    out = run_example("plot_accuracy.py", work, out_dir)
+    assert os.listdir(work) == []
     for ext in ("png", "svg", "csv"):
-        assert (tmp_path / f"accuracy_vs_madds.{ext}").stat().st_size > 0
-    d = pd.read_csv(tmp_path / "accuracy_vs_madds.csv").set_index("name")
+        assert (out_dir / f"accuracy_vs_madds.{ext}").stat().st_size > 0
+    d = pd.read_csv(out_dir / "accuracy_vs_madds.csv").set_index("name")
     assert d.loc["my_model", "family"] == "your model" and d.loc["my_model", "y"] == 71.3
     assert "Pareto frontier:" in out
 

@@ -296,3 +296,90 @@ def test_report_repr_and_table(small_report):
     for name in small_report.layers["name"]:
         assert name in text
     assert "Small" in repr(small_report)
+
+
+# ---------------------------------------------------------------------------------------------
+# the by-module tree, and how Markdown and HTML show it
+# ---------------------------------------------------------------------------------------------
+def _parent_row(rows, k):
+    """Index of the nearest row above ``k`` one level shallower (its parent in the tree)."""
+    return next(j for j in range(k - 1, -1, -1) if rows[j]["depth"] == rows[k]["depth"] - 1)
+
+
+@pytest.mark.parametrize("max_depth", [1, 2, 3])
+@pytest.mark.parametrize("which", ["small", "mobilenet_v2_x0_35", "shufflenet_v2_x0_5"])
+def test_by_module_is_a_tree_with_self_rows_after_their_siblings(max_depth, which, small_report,
+                                                                 zoo_model):
+    rep = small_report if which == "small" else costmodel.analyze(zoo_model(which), (1, 3, 32, 32))
+    rows = rep.by_module(max_depth).to_dict("records")
+    first_op = {}
+    for i, scope in enumerate(rep.layers["scope"]):
+        parts = scope.split(".") if scope else []
+        for d in range(1, len(parts) + 1):
+            first_op.setdefault(".".join(parts[:d]), i)
+    assert rows[0]["module"] == "(model)" and rows[0]["depth"] == 0
+    n_self = 0
+    for k in range(1, len(rows)):
+        parent = rows[_parent_row(rows, k)]["module"]
+        name = rows[k]["module"]
+        if rows[k]["is_self"]:
+            n_self += 1
+            assert name == f"{parent} (self)"
+            # nothing of its module follows the self row: the next row is shallower
+            if k + 1 < len(rows):
+                assert rows[k + 1]["depth"] < rows[k]["depth"], (name, rows[k + 1]["module"])
+        else:
+            assert parent == "(model)" and "." not in name or name.rpartition(".")[0] == parent
+    # siblings in the order they first run
+    for k in range(1, len(rows)):
+        later = [j for j in range(k + 1, len(rows)) if rows[j]["depth"] == rows[k]["depth"]
+                 and _parent_row(rows, j) == _parent_row(rows, k) and not rows[j]["is_self"]]
+        if not rows[k]["is_self"] and later:
+            assert first_op[rows[k]["module"]] < first_op[rows[later[0]]["module"]]
+    if which == "small":  # the model's own add, cat and shuffle
+        assert n_self >= 1 and rows[-1]["module"] == "(model) (self)"
+
+
+def test_markdown_marks_module_depth_visibly(small_report):
+    text = small_report.to_markdown(max_depth=2)
+    section = text[text.index("## By module"):text.index("## By kind")]
+    cells = [line.split("|")[1].strip() for line in section.splitlines()
+             if line.startswith("| ") and not line.startswith("| module")]
+    modules = small_report.by_module(2)
+    assert len(cells) == len(modules)
+    for cell, r in zip(cells, modules.itertuples()):
+        assert cell == "· " * r.depth + r.module
+
+
+def _module_cells(html_text):
+    """(padding-left in em, text) of the first cell of each by-module body row."""
+    import re
+    table = html_text[html_text.index("<h2>By module</h2>"):html_text.index("<h2>By kind</h2>")]
+    out = []
+    for row in re.findall(r"<tr><td([^>]*)>([^<]*)</td>", table):
+        pad = re.search(r"padding-left:([\d.]+)em", row[0])
+        out.append((float(pad.group(1)) if pad else 0.0, html.unescape(row[1])))
+    return out
+
+
+def test_html_shows_hierarchy_alignment_and_a_wide_bar_chart(small_report):
+    import re
+    text = small_report.to_html(max_depth=2)
+    modules = small_report.by_module(2)
+    cells = _module_cells(text)
+    assert [c for _, c in cells] == list(modules["module"])
+    by_depth = {}
+    for (pad, _), depth in zip(cells, modules["depth"]):
+        by_depth.setdefault(depth, set()).add(pad)
+    assert len(by_depth) == 3 and all(len(v) == 1 for v in by_depth.values())  # one per level
+    levels = [by_depth[d].pop() for d in sorted(by_depth)]
+    assert levels == sorted(levels) and len(set(levels)) == len(levels)  # deeper, further in
+    # the layer table's #, name and kind columns are text (left-aligned), the rest numbers
+    layers = text[text.index("<h2>Layers</h2>"):]
+    head = re.search(r"<thead><tr>(.*?)</tr></thead>", layers).group(1)
+    assert re.findall(r'<th class="text">([^<]*)</th>', head) == ["#", "name", "kind"]
+    assert "td.text,th.text{text-align:left}" in text
+    sizes = [int(s) for s in re.findall(r"font-size:(\d+)px", text)]
+    assert sizes and min(sizes) >= 13
+    svg = re.search(r"<svg [^>]*class=\"cm-layer-bars\"[^>]*>", text).group(0)
+    assert 'width="100%"' in svg and "viewBox" not in svg and 'font-size="13"' in svg

@@ -252,15 +252,16 @@ def measure_x86(models: Sequence[str], inputs: Sequence[Optional[str]], out: Opt
                 threads: int = 1, layer_time_s: float = 0.02) -> dict:
     """Measure the same models on this (x86) CPU with :func:`costmodel.latency.measure.measure_latency`
     and return (and save) a timing document."""
-    from costmodel.cli import default_input, load_model
+    from costmodel import sources
     from costmodel.latency import machine
     from costmodel.latency.measure import measure_latency
 
     results = []
     for name, inp in zip(models, inputs):
-        model = load_model(name)
-        results.append(measure_latency(model, inp or default_input(name), threads=threads,
-                                       layer_time_s=layer_time_s, model_name=name))
+        model = sources.load_model(name)
+        results.append(measure_latency(model, inp or sources.default_input_shape(name, model),
+                                       threads=threads, layer_time_s=layer_time_s,
+                                       model_name=name))
     doc = timings.make_document(results, machine.describe(threads))
     if out:
         timings.save(doc, out)

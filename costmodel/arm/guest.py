@@ -1,7 +1,7 @@
 """The part that runs *inside* the emulator (aarch64 Python): replay every op between markers.
 
-``python -m costmodel.arm.guest --spec SPEC.json --out OUT.json`` (run by
-:mod:`costmodel.arm.runner` under ``qemu-aarch64`` with the counting plugin) traces each model of
+``python -m costmodel.cli.arm_guest --spec SPEC.json --out OUT.json``, i.e. :func:`run` (run
+by :mod:`costmodel.arm.runner` under ``qemu-aarch64`` with the counting plugin), traces each model of
 the spec, replays each op in isolation (the latency package's replay: module ops run the model's
 own module on random inputs of the recorded shapes and strides, functional ops call the traced
 function on rebuilt arguments) and brackets every replay with marker system calls
@@ -17,13 +17,11 @@ board.
 """
 from __future__ import annotations
 
-import argparse
 import ctypes
 import gc
 import json
 import os
 import platform
-import sys
 import time
 import traceback
 import warnings
@@ -110,7 +108,7 @@ def run_model(spec: dict, marker: Marker, repeats: int, forward_repeats: int) ->
     import torch
     from costmodel import analyze
     from costmodel.analysis import parse_shape
-    from costmodel.cli import load_model
+    from costmodel.sources import load_model
 
     t_start = time.perf_counter()
     name = spec["model"]
@@ -190,13 +188,11 @@ def _counted(model, shape, graph, layers, ops, by_sig, out, marker, repeats, for
         out["ops_emulated_s"] = time.perf_counter() - t_ops
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m costmodel.arm.guest")
-    p.add_argument("--spec", required=True, help="JSON: {models: [{model, input}], repeats, ...}")
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
+def run(spec_path: str, out_path: str) -> int:
+    """Count every model of the spec (JSON: ``{models: [{model, input}], repeats, ...}``) and
+    write what was done to ``out_path`` (after each model); 0, or 1 when a model failed."""
     t_start = time.perf_counter()
-    spec = fileio.read_json(args.spec)  # written by the host's runner
+    spec = fileio.read_json(spec_path)  # written by the host's runner
     import torch
 
     marker = Marker(int(spec.get("marker", MARKER_SYSCALL)))
@@ -207,7 +203,7 @@ def main(argv=None) -> int:
     status = 0
 
     def save():  # atomic: a run killed while saving keeps the previous, complete file
-        fileio.write_text(args.out, json.dumps(result))
+        fileio.write_text(out_path, json.dumps(result))
 
     for m in spec["models"]:
         try:
@@ -222,7 +218,3 @@ def main(argv=None) -> int:
         print(f"[guest] {m['model']} done after {time.perf_counter() - t_start:.0f}s", flush=True)
     save()
     return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

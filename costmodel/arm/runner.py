@@ -1,7 +1,7 @@
 """Run costmodel under ``qemu-aarch64`` with the counting plugin and write an emulated timing file.
 
 :func:`run_emulated` stages the costmodel package into the cache, writes a spec, runs
-``python3 -m costmodel.arm.guest`` in the aarch64 userland under QEMU (``OMP_NUM_THREADS=1``,
+``python3 -m costmodel.cli.arm_guest`` in the aarch64 userland under QEMU (``OMP_NUM_THREADS=1``,
 pinned ``-cpu``, the plugin logging the instruction counter at every marker), then merges the
 guest's op list with the plugin's counts (:func:`build_document`).
 
@@ -28,6 +28,7 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
+from costmodel import fileio
 from costmodel.arm import environment as envmod
 from costmodel.arm.plugin import PluginLog, read_log
 from costmodel.latency import checks, files
@@ -109,7 +110,7 @@ def run_emulated(models: Sequence[str], inputs: Sequence[Optional[str]], out: Op
                  timeout_s: Optional[float] = None, nice: int = 10,
                  echo: bool = True) -> dict:
     """Emulate ``models`` and return (and, with ``out``, save) the emulated timing document."""
-    from costmodel.cli import default_input
+    from costmodel.sources import default_input_shape
 
     env = env or envmod.ArmEnv()
     check_cpu(cpu)
@@ -124,7 +125,7 @@ def run_emulated(models: Sequence[str], inputs: Sequence[Optional[str]], out: Op
     os.makedirs(run_dir, exist_ok=True)
     src = stage_source(env, os.path.join(run_dir, "src"))
     set_cpu_identity(env, cpu)
-    spec = {"models": [{"model": m, "input": i or default_input(m)} for m, i in zip(models, inputs)],
+    spec = {"models": [{"model": m, "input": i or "x".join(map(str, default_input_shape(m)))} for m, i in zip(models, inputs)],
             "repeats": int(repeats), "forward_repeats": int(forward_repeats)}
     spec_path, guest_out, log = (os.path.join(run_dir, n) for n in
                                  ("spec.json", "guest.json", "plugin.log"))
@@ -132,7 +133,7 @@ def run_emulated(models: Sequence[str], inputs: Sequence[Optional[str]], out: Op
     meta = {"cpu": cpu, "qemu": q, "qemu_version": qv, "plugin": os.path.basename(so),
             "run_dir": run_dir, "rootfs": env.read_stamp(os.path.join(env.rootfs, envmod.STAMP_ROOTFS))}
     files.write_json(os.path.join(run_dir, "meta.json"), meta)
-    cmd = qemu_command(q, env, cpu, ["-m", "costmodel.arm.guest", "--spec", spec_path,
+    cmd = qemu_command(q, env, cpu, ["-m", "costmodel.cli.arm_guest", "--spec", spec_path,
                                      "--out", guest_out], so, log, nice)
     t0 = time.time()
     with open(os.path.join(run_dir, "output.txt"), "w") as console:
@@ -190,7 +191,7 @@ def document_from_run_dir(run_dir: str, out: Optional[str] = None) -> dict:
     doc = build_document(guest, read_log(paths["plugin.log"]), meta)
     if out:
         from costmodel.latency import timings
-        timings.save(doc, out)
+        fileio.write_text(out, json.dumps(timings.validate(doc), indent=1, allow_nan=False) + "\n")
     return doc
 
 

@@ -41,6 +41,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from costmodel import fileio
 from costmodel.latency.profile import DeviceProfile, op_key
 
 VARIANTS = ("roofline", "emu", "emu_call")
@@ -285,7 +286,7 @@ def spec_profile(device: str, variant: str = "emu", fits: Optional[Dict[str, dic
 
 def save_spec_profile(device: str, path: str, variant: str = "emu") -> DeviceProfile:
     prof = spec_profile(device, variant)
-    prof.save(path)
+    fileio.write_text(path, json.dumps(prof.to_dict(), indent=1, allow_nan=False) + "\n")
     return prof
 
 

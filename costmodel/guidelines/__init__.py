@@ -9,10 +9,23 @@ validation experiments re-run on this machine, and a linter that checks any mode
 
 Command line: ``costmodel lint MODEL`` and ``costmodel guidelines run [--quick]``.
 """
-from costmodel.guidelines.experiments import orderings, paper_tables  # noqa: F401
-from costmodel.guidelines.experiments import run as run_experiments  # noqa: F401
-from costmodel.guidelines.lint import (ELEMENTWISE_KINDS, GUIDELINES, SEVERITIES, THRESHOLDS,  # noqa: F401
-                                       Finding, LintReport, Thresholds, check)
-
 __all__ = ["check", "Finding", "LintReport", "Thresholds", "THRESHOLDS", "GUIDELINES",
            "SEVERITIES", "ELEMENTWISE_KINDS", "run_experiments", "orderings", "paper_tables"]
+
+
+def __getattr__(name):
+    """The names above, imported on first use (``import costmodel.guidelines`` stays cheap)."""
+    if name in ("orderings", "paper_tables", "run_experiments"):
+        from costmodel.guidelines import experiments as module
+        value = getattr(module, "run" if name == "run_experiments" else name)
+    elif name in __all__:
+        from costmodel.guidelines import lint as module
+        value = getattr(module, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

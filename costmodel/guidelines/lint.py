@@ -55,9 +55,11 @@ import numpy as np
 import pandas as pd
 import torch.nn as nn
 
+from costmodel import fileio
 from costmodel import formulas as fm
 from costmodel.analysis import analyze
-from costmodel.report import human
+from costmodel.numfmt import human
+from costmodel.tables import LINE_WIDTH, md_table, text_table, wrap_line
 
 SEVERITIES = ("info", "warn", "high")
 GUIDELINES = {
@@ -285,26 +287,44 @@ class LintReport:
                     f"(predicted total {s['pred_ms']:.3f} ms)"
         return ["findings  " + "; ".join(parts), line]
 
-    def to_table(self, min_severity: str = "warn", blocks: bool = True) -> str:
-        out = [f"{self.model_name}  input {'x'.join(map(str, self.input_shape))}  "
-               f"(ShuffleNetV2 guidelines G1-G4, showing severity >= {min_severity})"]
-        out += self._summary_lines() + [""]
+    def block_legend(self) -> str:
+        """What the block table's columns mean."""
+        t = self.thresholds
+        return ("fragments: the block's convolution, pooling, linear/matmul, shift and upsample "
+                "ops (G3); branches: the most paths that leave one tensor and re-join at one op; "
+                "compute br.: those of them that hold such an op; serial: fragments on the "
+                "longest path; launches: ops that run a kernel; small: launches under "
+                f"{t.small_madds:,} multiply-adds and {t.small_mac:,} MAC elements (each costs "
+                "about one framework dispatch); ew mac %: element-wise share of the block's MAC "
+                "(G4)")
+
+    def to_table(self, min_severity: str = "warn", blocks: bool = True,
+                 width: int = LINE_WIDTH) -> str:
+        """Readable terminal text; lines stay within ``width`` characters (long findings and
+        layer names continue on the next lines)."""
+        out = [wrap_line(f"{self.model_name}  input {'x'.join(map(str, self.input_shape))}  "
+                         f"(ShuffleNetV2 guidelines G1-G4, showing severity >= {min_severity})",
+                         width)]
+        counts, share = self._summary_lines()
+        out += [wrap_line(counts, width, indent=10, sep="; "), wrap_line(share, width), ""]
         fr = self._finding_rows(min_severity)
-        out.append(_text_table(fr) if len(fr) > 1 else "no findings at this severity")
+        out.append(text_table(fr, wrap={2: 40}, width=width) if len(fr) > 1
+                   else "no findings at this severity")
         if blocks and len(self.blocks):
-            out += ["", _text_table(self._block_rows())]
+            out += ["", text_table(self._block_rows(), wrap={0: 32, 1: 24}),
+                    wrap_line(self.block_legend(), width)]
         return "\n".join(out) + "\n"
 
     def to_markdown(self, path=None, min_severity: str = "info", blocks: bool = True) -> str:
-        from costmodel.report import _md_table
         lines = [f"# Guideline lint: {self.model_name}", "",
                  f"Input {'x'.join(map(str, self.input_shape))}. ShuffleNetV2 guidelines "
                  "(Ma et al. 2018, arXiv:1807.11164, Sec. 2). Severity >= " + min_severity + ".",
                  ""] + [f"- {l}" for l in self._summary_lines()] + [""]
         fr = self._finding_rows(min_severity)
-        lines += ["## Findings", "", _md_table(fr) if len(fr) > 1 else "No findings.", ""]
+        lines += ["## Findings", "", md_table(fr) if len(fr) > 1 else "No findings.", ""]
         if blocks and len(self.blocks):
-            lines += ["## Blocks", "", _md_table(self._block_rows()), ""]
+            lines += ["## Blocks", "", md_table(self._block_rows()), "", self.block_legend() + ".",
+                      ""]
         t = self.thresholds
         lines += ["## Thresholds", "",
                   f"- G1 MAC excess over the Eq. 1 bound: info {t.g1_info:.0%}, warn "
@@ -334,34 +354,14 @@ class LintReport:
             f"{g} {c[g]['high']}H/{c[g]['warn']}W/{c[g]['info']}I" for g in GUIDELINES) + ">")
 
 
-def _text_table(rows: List[List[str]]) -> str:
-    """Fixed-width table: numbers right-aligned, text left-aligned."""
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-
-    def numeric(col):
-        vals = [str(r[col]) for r in rows[1:]]
-        return all(v.replace(".", "").replace("-", "").replace("%", "").rstrip("KMGTB").isdigit()
-                   or v in ("-", "") for v in vals)
-
-    right = [numeric(i) for i in range(len(widths))]
-    lines = []
-    for j, r in enumerate(rows):
-        cells = [str(c).rjust(w) if right[i] else str(c).ljust(w)
-                 for i, (c, w) in enumerate(zip(r, widths))]
-        lines.append("  ".join(cells).rstrip())
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def _isnan(v) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
 def _write(path, text: str) -> str:
+    """``text``, also written (atomically) to ``path`` when one is given."""
     if path is not None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+        fileio.write_text(path, text)
     return text
 
 

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from costmodel import fileio
 from costmodel.guidelines import experiments as ex
 from costmodel.latency.quiet import describe as describe_quiet, is_busy
 
@@ -151,15 +152,18 @@ def plain_findings(result: ex.ExperimentResult, order: pd.DataFrame) -> List[str
 
 def plot_table(result: ex.ExperimentResult, table: str, path: str) -> Optional[str]:
     """Grouped bars of speed relative to the table's first row, one panel per column."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from costmodel.plots.savefig import save_figure
 
     df = result.rows[result.rows["table"] == table]
     cols = list(dict.fromkeys(df["column"]))
     if not cols:
         return None
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.6 * len(cols) + 1, 3.8), squeeze=False)
+    fig = Figure(figsize=(3.6 * len(cols) + 1, 3.8))  # no pyplot: no global state, any backend
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(cols), squeeze=False)
     series = [("paper GPU", "paper_gpu", None), ("paper ARM", "paper_arm", None),
               ("1/MAC", "mac", "inv")]
     for th in result.threads:
@@ -190,8 +194,7 @@ def plot_table(result: ex.ExperimentResult, table: str, path: str) -> Optional[s
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(f"{TITLES[table]} (arXiv:1807.11164 Table {table[1]})", fontsize=10)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
@@ -365,8 +368,7 @@ def render(result: ex.ExperimentResult, out_path: str = "reports/guidelines.md",
     if lint_models:
         lines += lint_section(lint_models)
     text = "\n".join(lines) + "\n"
-    with open(out_path, "w", encoding="utf-8") as f:
-        f.write(text)
+    fileio.write_text(out_path, text)
     return text
 
 

@@ -7,7 +7,9 @@ A family file declares each variant with :func:`register`::
     def shufflenet_v2_x1_0(**kwargs):
         return ShuffleNetV2(width=1.0, **kwargs)
 
-and users call :func:`costmodel.zoo.create` by name.
+and users call :func:`costmodel.zoo.create` by name.  The registry is full whenever this module
+can be used: importing it runs ``costmodel/zoo/__init__.py`` first, which imports every family
+file (so this module never imports its package back).
 """
 from __future__ import annotations
 
@@ -72,20 +74,13 @@ class UnknownModelError(KeyError):
         return str(self.args[0])
 
 
-def _load_families():
-    # importing the package imports every family file, which fills the registry
-    from costmodel import zoo  # noqa: F401
-
-
 def names() -> List[str]:
     """All registered model names, sorted."""
-    _load_families()
     return sorted(_REGISTRY)
 
 
 def entry(name: str) -> ModelEntry:
     """The registry entry (factory, family, published figures) for ``name``."""
-    _load_families()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -1,4 +1,4 @@
-"""Latency sub-commands: ``calibrate``, ``predict``, ``bench``, ``validate``, ``validate-report``.
+"""Latency commands: ``calibrate``, ``predict``, ``bench``, ``validate``, ``validate-report``.
 
 ``costmodel calibrate --out profile.json``           micro-benchmark this CPU, save a profile
 ``costmodel predict MODEL --profile profile.json``   predicted end-to-end and per-op latency
@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import warnings
 
-from costmodel.cli import CLIError, add_model_args, default_input, load_model
-from costmodel.analysis import parse_shape
-from costmodel.tracer import TraceError
+from costmodel.cli.common import CLIError, LazyDefault, add_clock_arg, add_format_args, \
+    add_model_args, check_writable, emit, json_text, load_model, output_format, \
+    parse_threads as _threads, prepare_out_dir, progress, save_measurements, value_of
 
-
-def _threads(values):
-    try:
-        out = [int(v) for v in values]
-    except ValueError:
-        raise CLIError(f"--threads expects integers, got {values}") from None
-    if not out or any(t < 1 for t in out):
-        raise CLIError("--threads must be positive integers")
-    return out
+PREDICT_FORMATS = ("table", "csv", "json")
 
 
 def _load_profile(path):
@@ -39,28 +32,55 @@ def _load_profile(path):
 
 # ---------------------------------------------------------------------------------------------
 def _calibrate(args) -> int:
-    from costmodel.latency.calibrate import calibrate, refit
+    from costmodel.latency.calibrate import calibrate, networks_path, refit
     if args.refit:
         if not args.profile:
             raise CLIError("--refit needs --profile: the profile those samples produced")
+        check_writable(args.out)
         try:
-            prof = refit(args.refit, _load_profile(args.profile), out=args.out)
+            prof = refit(args.refit, _load_profile(args.profile))
         except ValueError as exc:
             raise CLIError(str(exc)) from None
+        save_measurements(args.out, json_text(prof.to_dict()), "refitted profile")
         _print_fit(prof)
-        print(f"wrote {args.out} (refitted from {args.refit}, nothing timed)", file=sys.stderr)
+        print(f"refitted from {args.refit}, nothing timed", file=sys.stderr)
         return 0
     threads = _threads(args.threads)
-    if args.budget <= 0:
+    budget = value_of(args.budget)
+    if budget <= 0:
         raise CLIError("--budget must be positive (seconds)")
+    samples = [args.samples, networks_path(args.samples)] if args.samples else []
+    check_writable(args.out, *samples)
+    tmp_dir = tempfile.mkdtemp(prefix="costmodel-calibration-") if samples else None
+    tmp_samples = os.path.join(tmp_dir, os.path.basename(args.samples)) if samples else None
     try:
-        prof = calibrate(out=args.out, budget_s=args.budget, threads=threads, seed=args.seed,
-                         progress=not args.quiet, samples_out=args.samples, clock=args.clock)
+        prof = calibrate(budget_s=budget, threads=threads, seed=value_of(args.seed),
+                         progress=not args.quiet, samples_out=tmp_samples, clock=args.clock)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    try:
+        save_measurements(args.out, json_text(prof.to_dict()), "calibrated profile")
+    finally:  # the samples too, whatever became of the profile
+        if samples:
+            _move_samples([tmp_samples, networks_path(tmp_samples)], samples, tmp_dir)
     _print_fit(prof)
-    print(f"wrote {args.out} (calibration {prof.calibration.get('wall_s')} s)", file=sys.stderr)
+    print(f"calibration {prof.calibration.get('wall_s')} s", file=sys.stderr)
     return 0
+
+
+def _move_samples(tmp_paths, paths, tmp_dir) -> None:
+    """The sample CSVs calibrate wrote to ``tmp_dir``, written (atomically) where asked."""
+    from costmodel import fileio
+    for tmp, path in zip(tmp_paths, paths):
+        if not os.path.isfile(tmp):
+            continue
+        try:
+            fileio.write_bytes(path, fileio.read_bytes(tmp))
+        except (fileio.OutputError, fileio.InputError) as exc:
+            raise CLIError(f"{exc}; the samples are kept in {tmp_dir}") from None
+        os.unlink(tmp)
+        print(f"wrote {path}", file=sys.stderr)
+    os.rmdir(tmp_dir)
 
 
 def _print_fit(prof) -> None:
@@ -75,47 +95,53 @@ def _print_fit(prof) -> None:
 def _predict(args) -> int:
     from costmodel.latency.predict import predict_latency
     prof = _load_profile(args.profile)
-    model = load_model(args.model)
-    shape = parse_shape(args.input or default_input(args.model))
+    model, shape = load_model(args.model, args.input)
     try:
         pred = predict_latency(model, shape, prof, threads=args.threads, model_name=args.model)
-    except TraceError as exc:
-        raise CLIError(str(exc)) from None
-    except ValueError as exc:
+    except ValueError as exc:  # a thread count the profile lacks
         raise CLIError(str(exc)) from None
     cols = ["name", "kind", "madds", "mac_bytes", "pred_isolated_ms", "pred_ms"]
-    if args.format == "csv":
+    fmt = output_format(args.format, args.out, PREDICT_FORMATS)
+    if fmt == "csv":
         text = pred.layers[cols].to_csv(index=False)
-    elif args.format == "json":
-        import json
-        text = json.dumps(pred.to_dict(), indent=1) + "\n"
+    elif fmt == "json":
+        text = json_text(pred.to_dict())
     else:
-        lines = [f"{args.model}  input {'x'.join(map(str, shape))}  {pred.threads} thread(s)  "
-                 f"profile: {prof.machine.get('cpu_model')}, torch {prof.machine.get('torch')}",
-                 f"predicted end-to-end {pred.total_ms:.3f} ms (sum of layers "
-                 f"{pred.layers['pred_ms'].sum():.3f} ms + network constant "
-                 f"{pred.network_const_ms:.3f} ms); baselines: FLOPs-proportional "
-                 f"{pred.baselines['flops_ms']:.3f} ms, linear FLOPs+MAC "
-                 f"{pred.baselines['flops_mac_ms']:.3f} ms", ""]
-        by_kind = pred.layers.groupby("kind")["pred_ms"].agg(["count", "sum"]).sort_values(
-            "sum", ascending=False)
-        lines.append(f"{'kind':16s} {'ops':>5s} {'pred ms':>9s} {'share':>6s}")
-        for k, r in by_kind.iterrows():
-            lines.append(f"{k:16s} {int(r['count']):5d} {r['sum']:9.3f} "
-                         f"{100 * r['sum'] / max(pred.layers['pred_ms'].sum(), 1e-12):5.1f}%")
-        if args.layers:
-            lines += ["", f"{'#':>4s} {'name':40s} {'kind':16s} {'isolated ms':>11s} {'in-net ms':>10s}"]
-            for i, r in enumerate(pred.layers.itertuples(index=False)):
-                lines.append(f"{i:4d} {r.name[:40]:40s} {r.kind:16s} {r.pred_isolated_ms:11.4f} "
-                             f"{r.pred_ms:10.4f}")
-        text = "\n".join(lines) + "\n"
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+        text = _prediction_text(args.model, shape, prof, pred, args.layers)
+    emit(text, args.out, fmt)
     return 0
+
+
+#: what the per-op columns of ``predict --layers`` mean
+PREDICT_LEGEND = ("isolated ms: the op alone, as the profile predicts a replay of it on its real "
+                  "shapes; in-net ms: its share of the end-to-end time, the profile's network "
+                  "model applied to the isolated time; end-to-end = sum of in-net ms + the "
+                  "network constant")
+
+
+def _prediction_text(name: str, shape, prof, pred, layers: bool) -> str:
+    from costmodel.tables import text_table, wrap_line
+
+    total = max(pred.layers["pred_ms"].sum(), 1e-12)
+    lines = [wrap_line(f"{name}  input {'x'.join(map(str, shape))}  {pred.threads} thread(s)  "
+                       f"profile: {prof.machine.get('cpu_model')}, torch {prof.machine.get('torch')}"),
+             wrap_line(f"predicted end-to-end {pred.total_ms:.3f} ms (sum of layers "
+                       f"{pred.layers['pred_ms'].sum():.3f} ms + network constant "
+                       f"{pred.network_const_ms:.3f} ms); baselines: FLOPs-proportional "
+                       f"{pred.baselines['flops_ms']:.3f} ms, linear FLOPs+MAC "
+                       f"{pred.baselines['flops_mac_ms']:.3f} ms", sep="; "), ""]
+    by_kind = pred.layers.groupby("kind")["pred_ms"].agg(["count", "sum"]).sort_values(
+        "sum", ascending=False)
+    lines.append(text_table([["kind", "ops", "in-net ms", "share"]] + [
+        [k, str(int(r["count"])), f"{r['sum']:.3f}", f"{100 * r['sum'] / total:.1f}%"]
+        for k, r in by_kind.iterrows()], left=1))
+    if layers:
+        rows = [["#", "name", "kind", "isolated ms", "in-net ms"]]
+        rows += [[str(i), r.name, r.kind, f"{r.pred_isolated_ms:.4f}", f"{r.pred_ms:.4f}"]
+                 for i, r in enumerate(pred.layers.itertuples(index=False))]
+        lines += ["", text_table(rows, left=3, wrap={1: 56})]
+    lines += ["", wrap_line(PREDICT_LEGEND)]
+    return "\n".join(lines) + "\n"
 
 
 def _bench(args) -> int:
@@ -123,46 +149,52 @@ def _bench(args) -> int:
     from costmodel.latency.measure import measure_latency
     from costmodel.latency.quiet import CpuWatch, describe as describe_quiet
     threads = _threads(args.threads)
+    check_writable(args.out)
+    models = [(spec, *_bench_model(spec, args.input)) for spec in args.model]  # all, before timing
     results = []
     watch = CpuWatch().start()
-    if args.input and len(args.model) > 1:
-        shapes = {m: parse_shape(args.input) for m in args.model}
-    else:
-        shapes = {m: parse_shape(args.input or default_input(m)) for m in args.model}
-    for spec in args.model:
-        if spec.startswith("space:"):
-            from costmodel.latency.validate import resolve_model
-            try:
-                model, shape = resolve_model(spec)
-            except KeyError as exc:
-                raise CLIError(str(exc)) from None
-            shapes[spec] = shape if not args.input else shapes[spec]
-        else:
-            model = load_model(spec)
+    runs = progress(total=len(models) * len(threads), desc="bench", unit="run", quiet=args.quiet)
+    for spec, model, shape in models:
         for t in threads:
             try:
-                r = measure_latency(model, shapes[spec], threads=t, per_layer=not args.no_layers,
+                r = measure_latency(model, shape, threads=t, per_layer=not args.no_layers,
                                     min_time_s=args.time, layer_time_s=args.layer_time,
                                     model_name=spec, progress=not args.quiet, clock=args.clock)
-            except (TraceError, ValueError) as exc:
+            except ValueError as exc:
                 raise CLIError(str(exc)) from None
             results.append(r)
+            runs.update(1)
             gap = f", layer sum {r.layer_sum_ms:.3f} ms (gap {r.gap_pct:+.1f}%)" if not args.no_layers else ""
-            print(f"{spec} {t} thread(s): {r.total_ms:.3f} ms (p10-p90 "
-                  f"{r.total_spread['p10']:.3f}-{r.total_spread['p90']:.3f}, repeat spread "
-                  f"{r.total_spread['repeat_spread_pct']:.1f}%){gap}", file=sys.stderr)
+            runs.write(f"{spec} {t} thread(s): {r.total_ms:.3f} ms (p10-p90 "
+                       f"{r.total_spread['p10']:.3f}-{r.total_spread['p90']:.3f}, repeat spread "
+                       f"{r.total_spread['repeat_spread_pct']:.1f}%){gap}", file=sys.stderr)
+    runs.close()
     doc = timings.make_document(results, machine.describe(threads[0] if len(threads) == 1 else None))
     doc["quiet"] = watch.stop()
     print(describe_quiet(doc["quiet"]), file=sys.stderr)
-    timings.save(doc, args.out)
-    print(f"wrote {args.out}", file=sys.stderr)
+    save_measurements(args.out, json_text(timings.validate(doc)), "measurements")
     return 0
+
+
+def _bench_model(spec: str, input_shape):
+    """A model spec (:mod:`costmodel.sources`), or ``space:validation:N`` /
+    ``space:calibration:N``, a design-space network of the latency validation."""
+    if not spec.startswith("space:"):
+        return load_model(spec, input_shape)
+    from costmodel.analysis import parse_shape
+    from costmodel.latency.validate import resolve_model
+    try:
+        model, shape = resolve_model(spec)
+    except KeyError as exc:
+        raise CLIError(str(exc)) from None
+    return model, parse_shape(input_shape) if input_shape else shape
 
 
 def _validate(args) -> int:
     from costmodel.latency import timings
     from costmodel.latency.machine import same_machine
     from costmodel.latency.validate import doc_summary, evaluate, kind_stats
+    check_writable(args.out)
     prof = _load_profile(args.profile)
     if not os.path.isfile(args.timings):
         raise CLIError(f"timing file not found: {args.timings}")
@@ -186,7 +218,7 @@ def _validate(args) -> int:
     if is_busy(quiet):
         warnings.warn(f"other processes used {quiet['other_cpu_pct']:.0f}% of a core while "
                       f"{args.timings} was measured: its timings are disturbed")
-    models, layers, skipped = evaluate(doc, prof)
+    models, layers, skipped = evaluate(doc, prof, progress=not args.quiet)
     sys.stdout.write(doc_summary(models))
     if len(layers) and not args.no_layers:
         ks = kind_stats(layers)
@@ -197,13 +229,13 @@ def _validate(args) -> int:
     for s in skipped:
         print(f"skipped: {s}", file=sys.stderr)
     if args.out:
-        models.to_csv(args.out, index=False)
-        print(f"wrote {args.out}", file=sys.stderr)
+        emit(models.to_csv(index=False), args.out, "per-model comparison, CSV")
     return 0 if len(models) else 2
 
 
 def _validate_report(args) -> int:
     from costmodel.latency.validate import render_report, validation_report
+    prepare_out_dir(args.out)
     if args.render:
         try:
             text = render_report(args.out)
@@ -239,22 +271,21 @@ def _validate_report(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-def register_cli(sub) -> None:
-    from costmodel.latency.calibrate import DEFAULT_BUDGET_S
-    from costmodel.latency.space import CALIBRATION_SEED
-
+def register(sub) -> None:
     p = sub.add_parser("calibrate", help="micro-benchmark this CPU and fit a latency profile",
                        description="Benchmark sampled op configurations and design-space networks "
                                    "and fit a per-kind latency predictor (saved as JSON).")
     p.add_argument("--out", "-o", required=True, help="profile JSON to write")
-    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S,
-                   help=f"time budget in seconds, fitting included (default {DEFAULT_BUDGET_S:.0f})")
+    p.add_argument("--budget", type=float,
+                   default=LazyDefault("costmodel.latency.calibrate", "DEFAULT_BUDGET_S"),
+                   help="time budget in seconds, fitting included (default %(default)s)")
     p.add_argument("--threads", nargs="+", default=["1", "2"], help="thread counts (default 1 2)")
-    p.add_argument("--seed", type=int, default=CALIBRATION_SEED)
+    p.add_argument("--seed", type=int,
+                   default=LazyDefault("costmodel.latency.space", "CALIBRATION_SEED"),
+                   help="seed of the sampled op configurations and networks (default %(default)s; "
+                        "the same seed samples the same calibration set)")
     p.add_argument("--samples", default=None, help="also write the raw op samples as CSV")
-    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
-                        "to other processes, 1 thread only")
+    add_clock_arg(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--refit", default=None, metavar="SAMPLES.csv",
                    help="time nothing: fit again from the samples an earlier --samples run saved "
@@ -263,14 +294,17 @@ def register_cli(sub) -> None:
                    help="with --refit: the profile those samples produced (machine, record)")
     p.set_defaults(func=_calibrate)
 
-    p = sub.add_parser("predict", help="predicted latency of a model from a profile")
+    p = sub.add_parser("predict", help="predicted latency of a model from a profile",
+                       description="Predict MODEL's end-to-end latency and each op's share of it "
+                                   "from a device profile (`costmodel calibrate`), with the "
+                                   "FLOPs-proportional and FLOPs+MAC baselines.  Nothing runs: "
+                                   "the model is traced on meta tensors.  " + PREDICT_LEGEND + ".")
     add_model_args(p)
     p.add_argument("--profile", "-p", required=True, help="profile JSON from `costmodel calibrate`")
     p.add_argument("--threads", "-t", type=int, default=None,
                    help="thread count (default: the profile's smallest)")
     p.add_argument("--layers", "-l", action="store_true", help="list every op")
-    p.add_argument("--format", "-f", default="table", choices=["table", "csv", "json"])
-    p.add_argument("--out", "-o", default=None)
+    add_format_args(p, PREDICT_FORMATS)
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("bench", help="measure end-to-end and per-layer latency, write a timing file",
@@ -283,38 +317,42 @@ def register_cli(sub) -> None:
     p.add_argument("--layer-time", type=float, default=0.02,
                    help="seconds of replay per distinct op (default 0.02)")
     p.add_argument("--no-layers", action="store_true", help="end-to-end only")
-    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
-                        "to other processes, 1 thread only")
-    p.add_argument("--quiet", "-q", action="store_true")
+    add_clock_arg(p)
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_bench)
 
-    p = sub.add_parser("validate", help="compare a profile's predictions with a timing file")
+    p = sub.add_parser("validate", help="compare a profile's predictions with a timing file",
+                       description="Predict every model of a timing file (`costmodel bench`) with "
+                                   "a profile and compare: per model, and per op kind (isolated "
+                                   "predictions against the measured replays).")
     p.add_argument("timings", help="timing file from `costmodel bench`")
-    p.add_argument("--profile", "-p", required=True)
+    p.add_argument("--profile", "-p", required=True,
+                   help="device profile JSON (`costmodel calibrate`) whose predictions to check")
     p.add_argument("--no-layers", action="store_true", help="skip the per-layer table")
     p.add_argument("--out", "-o", default=None, help="write the per-model comparison as CSV")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("validate-report", help="regenerate the latency validation report",
                        description="Calibrate (unless --profile), measure every zoo model and N "
                                    "held-out design-space networks at each thread count, and write "
                                    "README.md, CSVs, scatter.png, timings.json into --out.")
-    p.add_argument("--out", "-o", default="reports/latency")
+    p.add_argument("--out", "-o", default="reports/latency",
+                   help="output folder (created if missing; default %(default)s)")
     p.add_argument("--profile", "-p", default=None, help="use this profile instead of calibrating")
     p.add_argument("--budget", type=float, default=None,
-                   help=f"calibration budget in seconds (default {DEFAULT_BUDGET_S:.0f})")
+                   help="calibration budget in seconds (default: calibrate's, see `costmodel "
+                        "calibrate --help`)")
     p.add_argument("--networks", type=int, default=100, help="held-out sampled networks (default 100)")
     p.add_argument("--zoo", default=None,
                    help="comma-separated zoo names, or a number N for N spread-out models "
                         "(default: every zoo model)")
-    p.add_argument("--threads", nargs="+", default=["1", "2"])
-    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                   help="wall: elapsed time (default, quiet machine); cpu: thread CPU time, robust "
-                        "to other processes, 1 thread only")
+    p.add_argument("--threads", nargs="+", default=["1", "2"],
+                   help="thread counts to measure at (default 1 2)")
+    add_clock_arg(p)
     p.add_argument("--render", action="store_true",
                    help="time nothing: rewrite README, tables and plots from the files an earlier "
                         "run left in --out")
-    p.add_argument("--quiet", "-q", action="store_true")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_validate_report)
 

@@ -1,4 +1,4 @@
-"""``costmodel reports --out reports/``: regenerate the whole ``reports/`` folder in one go.
+"""Regenerate the whole ``reports/`` folder in one go (``costmodel reports --out reports/``).
 
 What it writes (``OUT`` is ``--out``)::
 
@@ -14,8 +14,7 @@ What it writes (``OUT`` is ``--out``)::
     OUT/guidelines.md (+ .json, PNGs)  the guideline experiments (``guidelines run``)
 
 Latency, validation and guideline parts come from :mod:`costmodel.latency` and
-:mod:`costmodel.guidelines` through small hooks (:func:`_validation_report`,
-:func:`_guideline_report`); a part that cannot be produced here is skipped with a message on
+:mod:`costmodel.guidelines` (:func:`_validation_report`, :func:`_guideline_report`); a part that cannot be produced here is skipped with a message on
 stderr and a line in ``OUT/README.md``, never silently.  The device profile is ``--profile``,
 else ``OUT/latency/profile.json`` from an earlier run, else a fresh calibration saved there.
 ``--reuse-latency`` times nothing: it keeps ``OUT/latency/`` (profile, validation report and
@@ -33,9 +32,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import pandas as pd
 
 import costmodel
-from costmodel import plots
+from costmodel import fileio
+from costmodel.plots import accuracy
+from costmodel.plots import latency as latency_data
 from costmodel.report import CostReport
 from costmodel.zoo import registry
+from costmodel.zoo import table as zoo_tables
 
 #: the guideline experiments' JSON, kept so that ``--skip-latency`` can re-render without timing
 GUIDELINES_MD = "guidelines.md"
@@ -68,22 +70,21 @@ def _report_with_times(rep: CostReport, per_layer: Optional[pd.DataFrame]) -> Co
 
 def write_model_report(name: str, out_dir: str, per_layer: Optional[pd.DataFrame] = None) -> List[str]:
     """``models/<name>.md``, ``.html`` (with layer bars) and ``.csv`` for one zoo model."""
-    rep = _report_with_times(plots.zoo_report(name), per_layer)
+    rep = _report_with_times(zoo_tables.zoo_report(name), per_layer)
     d = os.path.join(out_dir, "models")
     os.makedirs(d, exist_ok=True)
     base = os.path.join(d, name)
     rep.to_markdown(base + ".md")
     rep.to_csv(base + ".csv")
-    with open(base + ".html", "w", encoding="utf-8") as f:
-        f.write(rep.to_html())
+    rep.to_html(base + ".html")
     return [base + ".md", base + ".html", base + ".csv"]
 
 
 def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List[str]:
     """``zoo.md`` and ``zoo.csv``: costmodel's counts beside the published figures."""
-    table = plots.zoo_table(names)
+    table = zoo_tables.zoo_table(names)
     csv_path, md_path = os.path.join(out_dir, "zoo.csv"), os.path.join(out_dir, "zoo.md")
-    table.to_csv(csv_path, index=False)
+    fileio.write_text(csv_path, table.to_csv(index=False))
     text = ["# Zoo: costmodel versus the published figures", "",
             "One row per zoo model, analyzed at its published input resolution. `madds all` counts "
             "every op (conv, linear, norm, pooling, element-wise ...); `madds conv+fc` only conv "
@@ -91,39 +92,21 @@ def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List
             "one with the paper. Gaps are (costmodel - paper) / paper; `-` where the paper gives "
             "no figure. MAC: memory access cost in elements (ShuffleNetV2's definition). Each "
             "model's docstring explains its remaining gap.", "",
-            plots.zoo_table_markdown(table)]
-    with open(md_path, "w", encoding="utf-8") as f:
-        f.write("\n".join(text))
+            zoo_tables.zoo_table_markdown(table)]
+    fileio.write_text(md_path, "\n".join(text))
     return [md_path, csv_path]
-
-
-def _run_cli(argv: Sequence[str]) -> int:
-    """Run a sibling sub-command (``costmodel guidelines run ...``) in this process."""
-    from costmodel import cli
-
-    return cli.run(list(argv))
-
-
-def _has_command(name: str) -> bool:
-    from costmodel import cli
-
-    try:
-        sub = next(a for a in cli.build_parser()._actions if getattr(a, "choices", None))
-    except StopIteration:
-        return False
-    return name in sub.choices
 
 
 def _profile(out_dir: str, quick: bool, profile_path: Optional[str], say) -> Tuple[object, str]:
     """(profile, its path): ``--profile``, else OUT/latency/profile.json, else calibrate there."""
     if profile_path:
-        return plots.load_profile(profile_path), profile_path
+        return latency_data.load_profile(profile_path), profile_path
     saved = os.path.join(out_dir, LATENCY_DIR, "profile.json")
     if os.path.isfile(saved):
-        return plots.load_profile(saved), saved
+        return latency_data.load_profile(saved), saved
     os.makedirs(os.path.dirname(saved), exist_ok=True)
     say(f"calibrating this machine's latency profile ({'45 s' if quick else 'minutes'}) -> {saved}")
-    prof = plots.calibrate_profile(saved, quick, threads=(1,) if quick else (1, 2))
+    prof = latency_data.calibrate_profile(saved, quick, threads=(1,) if quick else (1, 2))
     return prof, saved
 
 
@@ -133,34 +116,30 @@ def _validation_report(out_dir: str, names, quick: bool, profile, argv) -> List[
     try:
         from costmodel.latency.validate import validation_report
     except ImportError as exc:
-        raise plots.LatencyUnavailable(f"costmodel.latency.validate is not available ({exc})")
+        raise latency_data.LatencyUnavailable(f"costmodel.latency.validate is not available ({exc})")
     d = os.path.join(out_dir, LATENCY_DIR)
     budget = (dict(n_networks=8, threads=(1,), e2e_time_s=0.1, layer_time_s=0.005) if quick
               else {})
-    plots._call(validation_report, d, profile, zoo_names=list(names), progress=False,
+    latency_data._call(validation_report, d, profile, zoo_names=list(names), progress=False,
                 command="costmodel " + " ".join(argv), **budget)
     return [os.path.join(d, f) for f in sorted(os.listdir(d))]
 
 
 def _guideline_report(out_dir: str, quick: bool, skip_latency: bool, profile_path: Optional[str]
                       ) -> List[str]:
-    """``costmodel guidelines run`` (or, with ``--skip-latency``, ``guidelines render`` of the
-    saved results) into OUT/guidelines.md.  Raises RuntimeError with the reason when it can't."""
+    """The guideline experiments (``costmodel guidelines run``), or, with ``skip_latency``, their
+    saved results rendered again (``guidelines render``), into OUT/guidelines.md.  Raises
+    RuntimeError with the reason when there is nothing to render."""
+    from costmodel.guidelines import report_files
+
     md = os.path.join(out_dir, GUIDELINES_MD)
     js = os.path.splitext(md)[0] + ".json"
-    if not _has_command("guidelines"):
-        raise RuntimeError("costmodel.guidelines has no `guidelines` command here")
     if skip_latency:
         if not os.path.isfile(js):
             raise RuntimeError(f"no timing requested and no saved results ({js}) to re-render")
-        argv = ["guidelines", "render", js, "--out", md]
+        report_files.render_saved(js, md)
     else:
-        argv = ["guidelines", "run", "--out", md, "--json", js, "--silent"]
-        argv += ["--quick"] if quick else []
-        argv += ["--profile", profile_path] if profile_path else []
-    rc = _run_cli(argv)
-    if rc != 0:
-        raise RuntimeError(f"`costmodel {' '.join(argv)}` exited with status {rc}")
+        report_files.run_report(md, js, "quick" if quick else "default", profile=profile_path)
     stem = os.path.splitext(os.path.basename(md))[0]
     return [os.path.join(out_dir, f) for f in sorted(os.listdir(out_dir))
             if f.startswith(stem) and os.path.isfile(os.path.join(out_dir, f))]
@@ -193,7 +172,7 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
     measured = {}
     if os.path.isfile(tj):
         try:
-            measured = plots.read_timings(tj, threads=1).get("latency_measured", {})
+            measured = latency_data.read_timings(tj, threads=1).get("latency_measured", {})
         except (OSError, ValueError, KeyError) as exc:
             say(f"cannot reuse {tj} ({exc}); measuring again")
     predicted = {}
@@ -202,8 +181,8 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
         model = registry.create(name).eval()
         shape = registry.entry(name).input_shape
         try:
-            res = plots.predict_result(model, shape, profile, plots.zoo_report(name))
-            predicted[name] = plots._as_ms(res)
+            res = latency_data.predict_result(model, shape, profile, zoo_tables.zoo_report(name))
+            predicted[name] = latency_data._as_ms(res)
             layers = getattr(res, "layers", None)
             if isinstance(layers, pd.DataFrame) and "pred_ms" in layers.columns:
                 per_layer[name] = layers
@@ -213,7 +192,7 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
             outcome.skipped.append((f"measured latency of {name}", f"--reuse-latency: not in {tj}"))
         elif name not in measured:
             try:
-                measured[name] = plots.measured_ms(model, shape, quick)
+                measured[name] = latency_data.measured_ms(model, shape, quick)
             except Exception as exc:  # noqa: BLE001
                 outcome.skipped.append((f"measured latency of {name}", _why(exc)))
     outcome.latency = {k: v for k, v in (("latency_predicted", predicted),
@@ -222,7 +201,7 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
 
 
 def _why(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, (plots.LatencyUnavailable, RuntimeError)) \
+    return str(exc) if isinstance(exc, (latency_data.LatencyUnavailable, RuntimeError)) \
         else f"{type(exc).__name__}: {exc}"
 
 
@@ -233,7 +212,7 @@ def _write_index(outcome: ReportsOutcome, names: Sequence[str], argv: Sequence[s
              f"torch {_torch_version()}, Python {platform.python_version()}) for "
              f"{len(names)} zoo models.", "",
              "- [zoo.md](zoo.md): the zoo summary table (costmodel versus published figures)"]
-    order = ["madds", "params", "mac"] + list(plots.LATENCY_METRICS)
+    order = ["madds", "params", "mac"] + list(accuracy.LATENCY_METRICS)
     plots_written = sorted({_rel(p, root) for p in outcome.written
                             if os.path.basename(p).startswith("accuracy_vs_") and p.endswith(".png")},
                            key=lambda p: next((i for i, k in enumerate(order)
@@ -251,8 +230,7 @@ def _write_index(outcome: ReportsOutcome, names: Sequence[str], argv: Sequence[s
     if outcome.skipped:
         lines += ["## Skipped", ""] + [f"- {part}: {why}" for part, why in outcome.skipped] + [""]
     path = os.path.join(root, "README.md")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
+    fileio.write_text(path, "\n".join(lines))
     return path
 
 
@@ -301,22 +279,22 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
                     if key in outcome.latency:
                         lat[col] = lat["name"].map(outcome.latency[key])
                 p = os.path.join(out_dir, "latency.csv")
-                lat.to_csv(p, index=False, float_format="%.6g")
+                fileio.write_text(p, lat.to_csv(index=False, float_format="%.6g"))
                 outcome.written.append(p)
         for name in names:
             step(f"report {name}")
             outcome.written += write_model_report(name, out_dir, per_layer.get(name))
         step("zoo table")
         outcome.written += write_zoo_table(out_dir, names)
-        for key in ("madds", "params", "mac") + plots.LATENCY_METRICS:
+        for key in ("madds", "params", "mac") + accuracy.LATENCY_METRICS:
             step(f"plot {key}")
             xv = outcome.latency.get(key)
-            if key in plots.LATENCY_METRICS and not xv:
+            if key in accuracy.LATENCY_METRICS and not xv:
                 if not skip_latency:
                     skip(f"accuracy_vs_{key}", "no timings (see the latency lines above)")
                 continue
             stem = os.path.join(out_dir, f"accuracy_vs_{key}")
-            res = plots.plot_accuracy(key, [stem + ".png", stem + ".svg"], names, (), xv,
+            res = accuracy.plot_accuracy(key, [stem + ".png", stem + ".svg"], names, (), xv,
                                       data_csv=stem + ".csv")
             outcome.written += res.paths
         step("guideline report")
@@ -333,58 +311,3 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
     for part, why in outcome.skipped:
         say(f"skipped {part}: {why}")
     return outcome
-
-
-def _cli(args) -> int:
-    from costmodel.cli import CLIError
-
-    names = None
-    if args.models:
-        for n in args.models:
-            try:
-                registry.entry(n)
-            except registry.UnknownModelError as exc:
-                raise CLIError(str(exc)) from None
-        names = args.models
-    if args.skip_latency and args.reuse_latency:
-        raise CLIError("--skip-latency and --reuse-latency exclude each other")
-    if args.reuse_latency:
-        need = [os.path.join(args.out, LATENCY_DIR, "timings.json")]
-        need += [] if args.profile else [os.path.join(args.out, LATENCY_DIR, "profile.json")]
-        missing = [p for p in need if not os.path.isfile(p)]
-        if missing:
-            raise CLIError(f"--reuse-latency needs an earlier validation run: {', '.join(missing)} "
-                           f"missing (run `costmodel validate-report --out "
-                           f"{os.path.join(args.out, LATENCY_DIR)}` first)")
-    argv = ["reports", "--out", args.out] + (["--skip-latency"] if args.skip_latency else []) + \
-        (["--reuse-latency"] if args.reuse_latency else []) + \
-        (["--quick"] if args.quick else []) + (["--models"] + args.models if args.models else [])
-    outcome = generate_reports(args.out, names, args.skip_latency, args.quick,
-                               progress=not args.no_progress, profile_path=args.profile, argv=argv,
-                               reuse_latency=args.reuse_latency)
-    print(f"wrote {len(outcome.written)} files under {args.out}"
-          + (f"; skipped {len(outcome.skipped)} part(s), listed in "
-             f"{os.path.join(args.out, 'README.md')}" if outcome.skipped else ""))
-    return 0
-
-
-def register_cli(subparsers):
-    p = subparsers.add_parser(
-        "reports", help="regenerate the reports/ folder (zoo table, per-layer reports, plots, ...)",
-        description="Regenerate the reports folder: per-layer reports of every zoo model, the zoo "
-                    "summary table, the accuracy plots, the latency plots and the guideline and "
-                    "validation reports (those three when their packages can produce them here; "
-                    "otherwise they are skipped with a message).")
-    p.add_argument("--out", "-o", default="reports", help="output folder (default reports/)")
-    p.add_argument("--skip-latency", action="store_true", help="no timing at all (fast)")
-    p.add_argument("--reuse-latency", action="store_true",
-                   help="no timing: predict with OUT/latency/profile.json, take measured times "
-                        "from OUT/latency/timings.json (an earlier validate-report run)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny timing budgets (45 s calibration, short measurements): a rough run")
-    p.add_argument("--models", nargs="+", default=None, help="only these zoo models")
-    p.add_argument("--profile", default=None,
-                   help="device profile for the predictions (default: OUT/latency/profile.json "
-                        "from an earlier run, else a fresh calibration saved there)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cli)

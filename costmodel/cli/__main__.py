@@ -1,0 +1,4 @@
+"""``python -m costmodel.cli ARGS`` (the same as the ``costmodel`` command)."""
+from costmodel.cli import main
+
+main()
