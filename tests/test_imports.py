@@ -14,17 +14,9 @@ import ast
 import os
 from typing import Dict, List, Set
 
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "costmodel")
-
-#: a cycle inside costmodel/latency/ (fresh <-> validate, calibrate -> fresh -> validate ->
-#: calibrate, all function-level imports), which this branch may not edit; tracked by the strict
-#: xfail below, so that it fails loudly once fixed and any other cycle fails the main test
-KNOWN_LATENCY_CYCLE = frozenset({"costmodel.latency.calibrate", "costmodel.latency.fresh",
-                                 "costmodel.latency.validate"})
-
 
 def modules(package_dir: str) -> Dict[str, str]:
     """Module name -> file, for every ``.py`` file under ``package_dir``."""
@@ -167,15 +159,7 @@ def test_graph_reader_sees_the_package():
 
 # ------------------------------------------------------------------ the rules
 def test_no_import_cycle():
-    found = [c for c in cycles(import_graph()) if set(c) != KNOWN_LATENCY_CYCLE]
-    assert not found, "import cycles:\n" + _show(found)
-
-
-@pytest.mark.xfail(strict=True, reason="costmodel/latency/: fresh and validate import each other, "
-                                       "and validate imports calibrate, which imports fresh "
-                                       "(function-level); that package is edited on another branch")
-def test_no_import_cycle_in_latency():
-    found = [c for c in cycles(import_graph()) if set(c) & KNOWN_LATENCY_CYCLE]
+    found = cycles(import_graph())
     assert not found, "import cycles:\n" + _show(found)
 
 

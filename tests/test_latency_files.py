@@ -386,6 +386,27 @@ def test_render_with_every_model_skipped_writes_nothing(tmp_path, capsys):
     assert sorted(f.name for f in tmp_path.iterdir()) == ["profile.json", "timings.json"]
 
 
+def test_cli_validate_with_every_model_skipped_writes_nothing(tmp_path, capsys):
+    d = timing_dict()
+    d["models"][0]["threads"] = 4
+    timings.save(d, tmp_path / "timings.json")
+    DeviceProfile.from_dict(profile_dict()).save(tmp_path / "profile.json")
+    out = tmp_path / "models.csv"
+    code = cli.run(["validate", str(tmp_path / "timings.json"), "--profile",
+                    str(tmp_path / "profile.json"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "skipped" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_cli_refuses_a_profile_linked_to_dev_zero(tmp_path, capsys):
+    link = tmp_path / "profile.json"
+    link.symlink_to("/dev/zero")
+    code = cli.run(["predict", "shufflenet_v2_x0_5", "--profile", str(link)])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a regular file" in err and len(err.strip().splitlines()) == 1
+
+
 def test_hostile_report_folder_files_are_refused(tmp_path):
     from costmodel.latency.validate import ReportFileError, read_drift, read_run
     run = tmp_path / "run.json"
@@ -513,7 +534,8 @@ def test_hostile_guest_results_are_refused(tmp_path, mutate, message):
 
 
 def test_deep_or_endless_arm_inputs_are_refused(tmp_path):
-    from costmodel.arm import plugin, published, runner
+    from costmodel.arm import plugin, runner
+    from costmodel.arm.published import data as published
     run = run_folder(tmp_path, DEEP)
     with pytest.raises(runner.EmulationError, match="nested deeper"):
         runner.document_from_run_dir(str(run))

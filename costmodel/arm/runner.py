@@ -32,7 +32,7 @@ from costmodel import fileio
 from costmodel.arm import environment as envmod
 from costmodel.arm.plugin import PluginLog, read_log
 from costmodel.latency import checks, files
-from costmodel.latency.timings import _clean
+from costmodel.latency.timings import nan_to_null
 
 TIME_IS = ("emulated wall time of QEMU user mode on the x86-64 host, NOT aarch64 latency "
            "(QEMU spends 1.7-49 ns per guest instruction depending on the mix); use "
@@ -330,7 +330,7 @@ def build_document(guest: dict, log: PluginLog, meta: dict) -> dict:
     if failed:
         doc["emulation"]["failed_models"] = {g["model"]: g["error"] for g in guest["models"]
                                              if "error" in g and "ops" not in g}
-    return validate(_clean(doc))
+    return validate(nan_to_null(doc))
 
 
 def _model_entry(g: dict, log: PluginLog, overhead: int) -> dict:

@@ -37,6 +37,9 @@ USER_ERRORS = (
     ("costmodel.zoo.registry", "UnknownModelError"),
     ("costmodel.latency.profile", "ProfileError"),
     ("costmodel.latency.timings", "TimingFileError"),
+    ("costmodel.latency.validate", "NoModelsError"),
+    ("costmodel.latency.validate", "ReportFileError"),
+    ("costmodel.latency.calibrate", "SampleFileError"),
     ("costmodel.arm.environment", "SetupError"),
     ("costmodel.arm.runner", "EmulationError"),
     ("costmodel.arm.plugin", "PluginLogError"),
@@ -142,9 +145,9 @@ def emit(text: str, out: Optional[str], what: str = "") -> None:
 def json_text(obj) -> str:
     """costmodel's JSON layout (indent 1), with a final newline; NaN and infinities (which JSON
     cannot hold) become null, as in timing files."""
-    from costmodel.latency.timings import _clean
+    from costmodel.latency.timings import nan_to_null
 
-    return json.dumps(_clean(obj), indent=1, allow_nan=False) + "\n"
+    return json.dumps(nan_to_null(obj), indent=1, allow_nan=False) + "\n"
 
 
 def check_writable(*paths: Optional[str]) -> None:

@@ -24,7 +24,7 @@ def _run(args) -> int:
     bad = [t for t in tables if t not in ex.TABLES]
     if bad:
         raise CLIError(f"unknown table(s) {', '.join(bad)}; choose from {', '.join(ex.TABLES)}")
-    if args.profile and not os.path.isfile(args.profile):
+    if args.profile and not os.path.exists(args.profile):
         raise CLIError(f"profile file not found: {args.profile}")
     if args.clock == "cpu" and threads != [1]:
         raise CLIError("--clock cpu measures one thread: use it with --threads 1")
@@ -73,7 +73,7 @@ def _lint(args) -> int:
 
     profile = None
     if args.profile:
-        if not os.path.isfile(args.profile):
+        if not os.path.exists(args.profile):
             raise CLIError(f"profile file not found: {args.profile}")
         profile = timing.load_profile(args.profile)
     elif args.predict:

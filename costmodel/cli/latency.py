@@ -22,7 +22,7 @@ PREDICT_FORMATS = ("table", "csv", "json")
 
 def _load_profile(path):
     from costmodel.latency.profile import DeviceProfile, ProfileError
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise CLIError(f"profile not found: {path} (create one with `costmodel calibrate --out {path}`)")
     try:
         return DeviceProfile.load(path)
@@ -182,7 +182,7 @@ def _bench_model(spec: str, input_shape):
     if not spec.startswith("space:"):
         return load_model(spec, input_shape)
     from costmodel.analysis import parse_shape
-    from costmodel.latency.validate import resolve_model
+    from costmodel.latency.named import resolve_model
     try:
         model, shape = resolve_model(spec)
     except KeyError as exc:
@@ -196,7 +196,7 @@ def _validate(args) -> int:
     from costmodel.latency.validate import doc_summary, evaluate, kind_stats
     check_writable(args.out)
     prof = _load_profile(args.profile)
-    if not os.path.isfile(args.timings):
+    if not os.path.exists(args.timings):
         raise CLIError(f"timing file not found: {args.timings}")
     try:
         doc = timings.load(args.timings)

@@ -68,13 +68,3 @@ def write_json(path, obj: Any) -> None:
 
 def write_csv(path, df: pd.DataFrame, **kwargs) -> None:
     write_text(path, df.to_csv(index=False, **kwargs))
-
-
-def write_figure(path, fig, **savefig_kwargs) -> None:
-    """Render a matplotlib figure in memory, then write it with :func:`write_text`'s guarantees
-    (atomic, folder created); the format follows ``path``'s extension."""
-    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, **savefig_kwargs)
-    _make_parent(path)
-    fileio.write_bytes(path, buf.getvalue())

@@ -9,7 +9,7 @@ end to end in a child forked from a clean *zygote* process (``python -m
 costmodel.latency.fresh``: it imports torch and costmodel, runs nothing, and forks one child per
 request), so every measurement starts from the same state, as a deployed model runs alone in its
 process.  The child builds the model from its name (a zoo name or ``space:calibration:N`` /
-``space:validation:N``, see :func:`costmodel.latency.validate.resolve_model`); requests and
+``space:validation:N``, see :func:`costmodel.latency.named.resolve_model`); requests and
 results are JSON lines, nothing is pickled.
 
 Where ``os.fork`` does not exist (Windows) :func:`available` is false and callers time in process.
@@ -79,7 +79,7 @@ def _measure(request: dict) -> dict:
 
     from costmodel.latency.measure import time_end_to_end
     from costmodel.latency.replay import threads_pinned
-    from costmodel.latency.validate import resolve_model
+    from costmodel.latency.named import resolve_model
 
     model, shape = resolve_model(request["name"])
     model.eval()
@@ -95,7 +95,7 @@ def serve() -> None:
 
     import torch  # noqa: F401 - imported once here, inherited by every child
 
-    import costmodel.latency.validate  # noqa: F401
+    import costmodel.latency.named  # noqa: F401 - the model builders, loaded once
 
     warnings.simplefilter("ignore")
     out = sys.stdout

@@ -192,18 +192,18 @@ def make_document(results, machine: Dict[str, Any]) -> Dict[str, Any]:
     """A timing document from :class:`~costmodel.latency.measure.LatencyResult` objects."""
     doc = {"format": FORMAT, "version": VERSION,
            "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "machine": dict(machine), "models": [_clean(r.to_dict()) for r in results]}
+           "machine": dict(machine), "models": [nan_to_null(r.to_dict()) for r in results]}
     return validate(doc)
 
 
-def _clean(obj):
+def nan_to_null(obj):
     """NaN/inf -> null (JSON has no NaN)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {k: nan_to_null(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [nan_to_null(v) for v in obj]
     return obj
 
 

@@ -21,38 +21,15 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn as nn
 
 from costmodel.latency import checks, files, machine as machine_mod, space, timings
 from costmodel.latency.features import op_table
 from costmodel.latency.measure import LatencyResult, measure_layers, time_end_to_end
+from costmodel.latency.named import resolve_model
 from costmodel.latency.predict import as_profile, predict_table
 from costmodel.latency.profile import DeviceProfile
 from costmodel.latency.quiet import CpuWatch, describe as describe_quiet, is_busy
 from costmodel.latency.replay import threads_pinned
-
-
-# ---------------------------------------------------------------------------------------------
-# model names
-# ---------------------------------------------------------------------------------------------
-def resolve_model(name: str) -> Tuple[nn.Module, Tuple[int, ...]]:
-    """A model by name: a zoo name, or ``space:validation:I`` / ``space:calibration:I`` (the
-    I-th design-space network of that split).  Names are looked up, never imported or executed."""
-    from costmodel import zoo
-
-    if name.startswith("space:"):
-        parts = name.split(":")
-        if len(parts) != 3 or parts[1] not in ("validation", "calibration") or not parts[2].isdigit():
-            raise KeyError(f"bad design-space name {name!r} (expected space:validation:N or "
-                           f"space:calibration:N)")
-        i = int(parts[2])
-        specs = space.validation_specs(i + 1) if parts[1] == "validation" else space.calibration_specs(i + 1)
-        spec = specs[i]
-        return space.build(spec), spec.input_shape
-    try:
-        return zoo.create(name), zoo.entry(name).input_shape
-    except zoo.UnknownModelError as exc:
-        raise KeyError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,6 +260,7 @@ def scatter_plot(models: pd.DataFrame, layers: pd.DataFrame, path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from costmodel.plots.savefig import save_figure
 
     threads = sorted(models["threads"].unique()) if len(models) else [1]
     fig, axes = plt.subplots(2, len(threads), figsize=(6 * len(threads), 11), squeeze=False)
@@ -328,7 +306,7 @@ def scatter_plot(models: pd.DataFrame, layers: pd.DataFrame, path: str) -> None:
         ax.set_title(f"per layer, {t} thread(s)")
     fig.tight_layout()
     try:
-        files.write_figure(path, fig, dpi=110)
+        save_figure(fig, path, dpi=110)
     finally:
         plt.close(fig)
 

@@ -1,0 +1,36 @@
+"""Models by name, for timing in a fresh process (:mod:`costmodel.latency.fresh`) and in
+timing files: any :mod:`costmodel.sources` spec (a zoo name, ``timm:...``,
+``torchvision:...``, ``pytorchcv:...``) at its default input, or ``space:validation:I`` /
+``space:calibration:I`` (the I-th design-space network of that split).  Names are looked up,
+never imported from a path or executed: a ``path/file.py:factory`` spec is refused."""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch.nn as nn
+
+from costmodel.latency import space
+
+
+def resolve_model(name: str) -> Tuple[nn.Module, Tuple[int, ...]]:
+    """(model in eval mode, its input shape) for ``name`` (see the module docstring)."""
+    from costmodel import sources
+
+    if name.startswith("space:"):
+        parts = name.split(":")
+        if len(parts) != 3 or parts[1] not in ("validation", "calibration") or not parts[2].isdigit():
+            raise KeyError(f"bad design-space name {name!r} (expected space:validation:N or "
+                           f"space:calibration:N)")
+        i = int(parts[2])
+        specs = space.validation_specs(i + 1) if parts[1] == "validation" else space.calibration_specs(i + 1)
+        spec = specs[i]
+        return space.build(spec).eval(), spec.input_shape
+    try:
+        kind, _ = sources.split_spec(name)
+        if kind == "file":
+            raise KeyError(f"{name!r}: timing by name takes zoo, timm, torchvision or pytorchcv "
+                           f"models, not files")
+        model = sources.load_model(name)
+        return model, tuple(sources.default_input_shape(name, model))
+    except sources.ModelSourceError as exc:
+        raise KeyError(str(exc)) from None
