@@ -185,6 +185,28 @@ def cat(tensors, dim=0, *, out=None):
     return _fresh(tuple(shape), first.dtype)
 
 
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """4-d sampling of a contiguous input at a contiguous grid: (N, C, H_g, W_g)."""
+    if not (_plain(input) and _plain(grid) and input.dim() == 4 and grid.dim() == 4
+            and grid.shape[0] == input.shape[0] and grid.shape[3] == 2
+            and grid.dtype == input.dtype and input.dtype.is_floating_point
+            and mode in ("bilinear", "nearest", "bicubic")
+            and padding_mode in ("zeros", "border", "reflection") and input.numel() > 0):
+        return NO_RULE
+    return _fresh((input.shape[0], input.shape[1], grid.shape[1], grid.shape[2]), input.dtype)
+
+
+def prelu(input, weight):
+    """PReLU with one slope or one per channel (dimension 1)."""
+    if not (_plain(input) and isinstance(weight, torch.Tensor) and weight.device == _META
+            and weight.dtype == input.dtype and weight.dim() == 1 and input.dim() >= 1):
+        return NO_RULE
+    c = input.shape[1] if input.dim() >= 2 else 1
+    if weight.numel() not in (1, c):
+        return NO_RULE
+    return _same_as(input)
+
+
 # ---------------------------------------------------------------------------------------------
 # element-wise
 # ---------------------------------------------------------------------------------------------
@@ -272,8 +294,11 @@ RULES: Dict[Callable, Callable] = {
     F.linear: linear, torch._C._nn.linear: linear, torch.conv2d: conv2d, torch.cat: cat,
     torch.concat: cat, torch.concatenate: cat,
     F.adaptive_avg_pool2d: adaptive_avg_pool2d, torch._C._nn.adaptive_avg_pool2d: adaptive_avg_pool2d,
+    F.grid_sample: grid_sample, torch.prelu: prelu, F.prelu: prelu,
     F.gelu: gelu, torch._C._nn.gelu: gelu,
     F.relu: _unary_positional_inplace(1), F.relu6: _unary_positional_inplace(1),
+    F.hardtanh: _unary_positional_inplace(3), F.leaky_relu: _unary_positional_inplace(2),
+    F.elu: _unary_positional_inplace(2),
     F.silu: _unary_positional_inplace(1), F.hardswish: _unary_positional_inplace(1),
     F.hardsigmoid: _unary_positional_inplace(1), F.mish: _unary_positional_inplace(1),
     torch.relu: _unary, torch.Tensor.relu: _unary, torch.sigmoid: _unary,

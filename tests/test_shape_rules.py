@@ -58,6 +58,8 @@ CASES = [
     (F.gelu, (X,), {}), (F.gelu, (X,), {"approximate": "tanh"}), (F.gelu, (XT,), {}),
     (F.relu, (X,), {}), (F.relu, (XT,), {}), (F.silu, (X,), {}), (F.hardswish, (XCL,), {}),
     (F.relu6, (X,), {}), (F.hardsigmoid, (X,), {}), (F.mish, (X,), {}),
+    (F.hardtanh, (X, 0.0, 6.0), {}), (F.hardtanh, (X, 0.0, 6.0, True), {}),
+    (F.leaky_relu, (X, 0.1), {}), (F.elu, (XT,), {}), (F.hardtanh, (X,), {"inplace": True}),
     (torch.sigmoid, (X,), {}), (torch.Tensor.sigmoid, (X,), {}), (torch.tanh, (X,), {}),
     (torch.relu, (meta(3, 4, dtype=torch.long),), {}),
     (torch.add, (X, X), {}), (torch.add, (X, meta(1, C, 1, 1)), {"alpha": 2}),
@@ -70,6 +72,13 @@ CASES = [
     (torch.Tensor.__add__, (X.half(), X), {}),                          # promotion
     (torch.Tensor.__add__, (X, meta((), dtype=torch.float64)), {}),     # 0-dim other dtype
     (torch.sub, (X, X), {}), (torch.Tensor.__sub__, (X, 1), {}),
+    (F.grid_sample, (X, meta(2, 3, 4, 2)), {"align_corners": True}),
+    (F.grid_sample, (X, meta(2, 3, 4, 2)), {"mode": "nearest"}),
+    (F.grid_sample, (X, meta(1, 3, 4, 2)), {}),                       # batch mismatch: error
+    (F.grid_sample, (XT, meta(2, 3, 4, 2)), {}),
+    (torch.prelu, (X, meta(C)), {}), (torch.prelu, (X, meta(1)), {}),
+    (torch.prelu, (X, meta(3)), {}),                                   # wrong count: error
+    (torch.prelu, (meta(5), meta(1)), {}),
 ]
 
 
@@ -133,12 +142,14 @@ def test_cat_rule_matches_torch(shapes, dim, layouts):
         assert same(fast, real), (shapes, dim, fast.stride(), real.stride())
 
 
-@pytest.mark.parametrize("func", [F.relu, F.silu, F.hardswish, F.relu6])
-def test_inplace_rules_return_the_input(func):
+@pytest.mark.parametrize("func,extra", [(F.relu, ()), (F.silu, ()), (F.hardswish, ()),
+                                        (F.relu6, ()), (F.hardtanh, (0.0, 6.0)),
+                                        (F.leaky_relu, (0.1,)), (F.elu, (1.0,))])
+def test_inplace_rules_return_the_input(func, extra):
     x = meta(2, 3, 4)
-    assert shape_rules.RULES[func](x, inplace=True) is x
-    assert shape_rules.RULES[func](x, True) is x
-    assert func(x, inplace=True) is x
+    assert shape_rules.RULES[func](x, *extra, inplace=True) is x
+    assert shape_rules.RULES[func](x, *extra, True) is x
+    assert func(x, *extra, inplace=True) is x
 
 
 @settings(max_examples=200, deadline=None)
