@@ -26,6 +26,7 @@ machine: the report states the CPU other processes used while it ran.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import io
 import os
@@ -90,7 +91,10 @@ def _costmodel_warm(model, shape):
 def time_model(spec, repeats):
     model = sources.load_model(spec)
     shape = sources.default_input_shape(spec, model)
-    meta_model = sources.load_model(spec, device="meta")
+    try:
+        meta_model = sources.load_model(spec, device="meta")
+    except sources.ModelSourceError:  # a constructor that reads tensor values: copy, then move
+        meta_model = copy.deepcopy(model).to("meta")
     x = torch.randn(shape)
     tools = {"costmodel": lambda: _costmodel(model, shape),
              "costmodel_warm": lambda: _costmodel_warm(model, shape),

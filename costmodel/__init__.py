@@ -14,11 +14,12 @@ __version__ = "0.1.0"
 
 #: subpackages and modules reachable as attributes after a plain ``import costmodel``
 SUBMODULES = ("analysis", "arm", "fileio", "formulas", "guidelines", "handles", "latency",
-              "layers", "numfmt", "plots", "report", "reports_folder", "sources", "tracer", "zoo")
+              "layers", "numfmt", "plots", "report", "reports_folder", "shape_rules", "sources",
+              "tables", "tracer", "verify", "zoo")
 
-__all__ = ["analyze", "CostReport", "DeviceProfile", "ShapeError", "TraceError",
-           "UnsupportedOpWarning", "calibrate", "formulas", "measure_latency", "parse_shape",
-           "predict_latency", "trace", "zoo"]
+__all__ = ["analyze", "CostReport", "DeviceProfile", "ModelSourceError", "ShapeError",
+           "TraceError", "UnsupportedOpWarning", "calibrate", "formulas", "load_model",
+           "measure_latency", "parse_shape", "predict_latency", "trace", "verify", "zoo"]
 
 
 def __getattr__(name):
@@ -26,6 +27,8 @@ def __getattr__(name):
         from costmodel import analysis as module
     elif name == "CostReport":
         from costmodel import report as module
+    elif name in ("load_model", "ModelSourceError"):
+        from costmodel import sources as module
     elif name in ("trace", "TraceError"):
         from costmodel import tracer as module
     elif name in ("DeviceProfile", "calibrate", "measure_latency", "predict_latency"):

@@ -113,15 +113,15 @@ def _pair(v, n: int = 2):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """Batched 2-d convolution of standard-contiguous input and weight (channels-last or
-    ambiguous layouts - a 1x1 map, a 1x1 kernel of one input channel - run the kernel)."""
+    """Batched 2-d convolution of a standard-contiguous input and weight.  An input that is also
+    channels-last contiguous (a 1x1 map, one channel) runs the kernel, which picks the layout;
+    a contiguous weight never changes the output's layout (checked over every small shape)."""
     if not (_plain(input) and isinstance(weight, torch.Tensor) and weight.device == _META
             and weight.is_contiguous() and input.dim() == 4 and weight.dim() == 4
             and isinstance(groups, int) and groups > 0 and weight.dtype == input.dtype):
         return NO_RULE
-    if input.is_contiguous(memory_format=torch.channels_last) or weight.is_contiguous(
-            memory_format=torch.channels_last):
-        return NO_RULE  # layouts for which torch picks the memory format itself
+    if input.is_contiguous(memory_format=torch.channels_last):
+        return NO_RULE  # an ambiguous layout: torch picks the memory format itself
     n, c, h, w = input.shape
     o, cg, kh, kw = weight.shape
     if c != cg * groups or o % groups or input.numel() == 0:
