@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from costmodel import handles
-from costmodel.report import CostReport, layer_rows
+from costmodel.report import CostReport, cost_totals, layer_rows
 from costmodel.tracer import Graph, TraceError, trace
 
 ShapeLike = Union[str, Sequence[int]]
@@ -143,5 +143,6 @@ def analyze(model: nn.Module, input_shape: ShapeLike = (1, 3, 224, 224),
             warnings.warn(
                 f"costmodel: {bad[0][1]} for {op} ({len(bad)} call(s), first: {bad[0][0]}); "
                 f"reported as 'unsupported' with zero cost", UnsupportedOpWarning, stacklevel=2)
-    rows = layer_rows(graph, [c for c, _ in costs])
-    return CostReport(rows, graph, model_name=type(model).__name__, unsupported=missing)
+    op_costs = [c for c, _ in costs]
+    return CostReport(lambda: layer_rows(graph, op_costs), graph, model_name=type(model).__name__,
+                      unsupported=missing, total=cost_totals(graph, op_costs))

@@ -71,6 +71,19 @@ def layer_rows(graph: Graph, costs: Sequence) -> pd.DataFrame:
     return pd.DataFrame(cols, columns=COLUMNS)
 
 
+def cost_totals(graph: Graph, costs: Sequence) -> Dict[str, int]:
+    """The report's totals straight from the op costs (what :func:`layer_rows` would sum)."""
+    total = dict.fromkeys(COUNTS, 0)
+    for rec, oc in zip(graph.ops, costs):
+        c = oc.cost
+        total["madds"] += c.madds
+        total["flops"] += c.flops
+        total["mac"] += c.mac
+        total["mac_bytes"] += c.mac * (rec.outputs[0].itemsize if rec.outputs else 4)
+    total["params"] = graph.total_params
+    return total
+
+
 def _geo(v) -> Optional[str]:
     if v is None:
         return None
@@ -85,15 +98,31 @@ class CostReport:
     ``mac``, ``mac_bytes``.  ``graph``: the traced graph with data-flow edges.
     """
 
-    def __init__(self, layers: pd.DataFrame, graph: Graph, model_name: str = "model",
-                 unsupported: Sequence[str] = ()):
-        self.layers = layers
+    def __init__(self, layers, graph: Graph, model_name: str = "model",
+                 unsupported: Sequence[str] = (), total: Optional[Dict[str, int]] = None):
+        # ``layers``: the DataFrame, or a function that builds it on first use (a caller that
+        # only reads the totals never pays for the table)
+        self._layers = layers if isinstance(layers, pd.DataFrame) else None
+        self._build_layers = None if self._layers is not None else layers
         self.graph = graph
         self.model_name = model_name
         self.unsupported = list(unsupported)
         self.input_shapes = [t.shape for t in graph.inputs]
-        self.total: Dict[str, int] = {c: int(layers[c].sum()) for c in COUNTS}
+        if total is None:
+            total = {c: int(self.layers[c].sum()) for c in COUNTS}
+        self.total: Dict[str, int] = dict(total)
         self.total["params"] = graph.total_params
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        if self._layers is None:
+            self._layers = self._build_layers()
+            self._build_layers = None
+        return self._layers
+
+    @layers.setter
+    def layers(self, df: pd.DataFrame) -> None:
+        self._layers, self._build_layers = df, None
 
     # ------------------------------------------------------------------ views
     def by_kind(self) -> pd.DataFrame:

@@ -149,6 +149,46 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _fresh((n, o, oh, ow), input.dtype)
 
 
+def _pool_size(size: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """torch's pooling output size (``pooling_output_shape``)."""
+    num = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = num // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _pool2d(input, kernel_size, stride, padding, dilation, ceil_mode):
+    if not _plain(input) or input.dim() != 4 or input.numel() == 0 or not isinstance(ceil_mode, bool):
+        return NO_RULE
+    if input.is_contiguous(memory_format=torch.channels_last):
+        return NO_RULE
+    k = _pair(kernel_size)
+    st = k if stride is None or stride == () or stride == [] else _pair(stride)
+    pd, dl = _pair(padding), _pair(dilation)
+    if None in (k, st, pd, dl) or min(k) < 1 or min(st) < 1 or min(dl) < 1 or min(pd) < 0:
+        return NO_RULE
+    if any(p > kk // 2 for p, kk in zip(pd, k)):
+        return NO_RULE  # torch's error: pad should be at most half of the kernel
+    oh = _pool_size(input.shape[2], k[0], st[0], pd[0], dl[0], ceil_mode)
+    ow = _pool_size(input.shape[3], k[1], st[1], pd[1], dl[1], ceil_mode)
+    if oh < 1 or ow < 1:
+        return NO_RULE
+    return _fresh((input.shape[0], input.shape[1], oh, ow), input.dtype)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    if return_indices:
+        return NO_RULE
+    return _pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    return _pool2d(input, kernel_size, stride, padding, 1, ceil_mode)
+
+
 def adaptive_avg_pool2d(input, output_size):
     if not _plain(input) or input.dim() not in (3, 4) or input.numel() == 0:
         return NO_RULE
@@ -295,6 +335,7 @@ RULES: Dict[Callable, Callable] = {
     torch.concat: cat, torch.concatenate: cat,
     F.adaptive_avg_pool2d: adaptive_avg_pool2d, torch._C._nn.adaptive_avg_pool2d: adaptive_avg_pool2d,
     F.grid_sample: grid_sample, torch.prelu: prelu, F.prelu: prelu,
+    F.max_pool2d: max_pool2d, torch.max_pool2d: max_pool2d, F.avg_pool2d: avg_pool2d,
     F.gelu: gelu, torch._C._nn.gelu: gelu,
     F.relu: _unary_positional_inplace(1), F.relu6: _unary_positional_inplace(1),
     F.hardtanh: _unary_positional_inplace(3), F.leaky_relu: _unary_positional_inplace(2),
