@@ -205,10 +205,11 @@ def default_input_shape(spec: str, model: Optional[nn.Module] = None) -> Tuple[i
 
 
 def _first_conv_channels(model: nn.Module, default: int = 3) -> int:
-    """The input channels of the first convolution (a grayscale model takes 1)."""
+    """1 when the first convolution takes one channel (a grayscale model), else ``default`` (a
+    first convolution after a space-to-depth step takes 3 x 16 channels, not its input's)."""
     for m in model.modules():
         if isinstance(m, nn.modules.conv._ConvNd):
-            return int(m.in_channels)
+            return 1 if int(m.in_channels) == 1 else default
     return default
 
 

@@ -135,6 +135,7 @@ class Graph:
     output_parents: List[int]
     total_params: int  # unique parameter elements of the model
     unused_params: Dict[str, int]  # parameters no traced op read (e.g. heads not run in forward)
+    module_calls: int = 0  # forward calls of the model's modules (containers included)
 
     def children(self) -> Dict[int, List[int]]:
         """Consumers of each op (inverse of ``parents``)."""
@@ -219,6 +220,7 @@ class _Recorder(TorchFunctionMode):
         self.leaves = leaves  # ids of the modules recorded as one op
         self.stack: List[nn.Module] = []  # modules whose forward is running (innermost last)
         self.leaf_depth = 0
+        self.module_calls = 0
         self.name_counts: Dict[str, int] = defaultdict(int)
         for path, mod in named:
             self.module_path.setdefault(id(mod), path)
@@ -270,6 +272,7 @@ class _Recorder(TorchFunctionMode):
     def _pre_hook(self, module, args):
         if id(module) not in self.module_path:  # another model's module (another thread)
             return None
+        self.module_calls += 1
         self.stack.append(module)
         if self.leaf_depth or id(module) in self.leaves:
             self.leaf_depth += 1
@@ -626,7 +629,7 @@ def trace(model: nn.Module, inputs, is_leaf: Optional[Callable[[nn.Module], bool
     return Graph(ops=rec.ops, inputs=[TensorInfo.of(t) for t in meta_inputs],
                  outputs=[TensorInfo.of(t) for t in outs],
                  output_parents=[rec.producer.get(id(t), MODEL_INPUT) for t in outs],
-                 total_params=total, unused_params=unused)
+                 total_params=total, unused_params=unused, module_calls=rec.module_calls)
 
 
 #: what torch says when a meta-tensor forward needs tensor values

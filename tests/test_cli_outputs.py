@@ -194,7 +194,7 @@ def test_bench_measurements_go_to_stdout_when_no_temp_file_can_be_made(tiny_file
 def _fake_calibrate(calls):
     from costmodel.latency.profile import DeviceProfile
 
-    def calibrate(budget_s, threads, seed, progress, samples_out, clock):
+    def calibrate(budget_s, threads, seed, progress, samples_out, clock, method="in-network"):
         calls.append(samples_out)
         if samples_out is not None:
             with open(samples_out, "w") as f:

@@ -543,7 +543,7 @@ def test_end_to_end_runs_on_fresh_copies_of_model_and_inputs():
 
 def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
     from costmodel.latency import validate
-    assert cli.run(["validate-report", "--render", "--out", str(tmp_path)]) == 2
+    assert cli.run(["validate-report", "--set", "in-space", "--render", "--out", str(tmp_path)]) == 2
     assert "timings.json is missing" in capsys.readouterr().err
     timings.save(timing_doc(), tmp_path / "timings.json")
     linear_profile().save(tmp_path / "profile.json")
@@ -557,7 +557,7 @@ def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(validate, "time_end_to_end", no_timing)
     monkeypatch.setattr(validate, "measure_layers", no_timing)
-    assert cli.run(["validate-report", "--render", "--out", str(tmp_path)]) == 0
+    assert cli.run(["validate-report", "--set", "in-space", "--render", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert "the command" in text and "total 10.0 min" in text and "## Floors" in text
     assert "other processes used 35.0% of one core" in text
@@ -566,7 +566,7 @@ def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
     pd.DataFrame({"threads": [1, 1, 1], "index": [0, 1, 2], "calibration_ms": [10.0, 5.0, 8.0],
                   "now_ms": [13.0, 6.4, 10.0], "diff_pct": [30.0, 28.0, 25.0]}).to_csv(
         tmp_path / "drift.csv", index=False)
-    assert cli.run(["validate-report", "--render", "--out", str(tmp_path)]) == 0
+    assert cli.run(["validate-report", "--set", "in-space", "--render", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "README.md").read_text()
     assert "speed changed between calibration and validation**" in text and "+28.0% at 1" in text
     models = pd.read_csv(tmp_path / "models.csv")

@@ -47,6 +47,9 @@ def _calibrate(args) -> int:
         return 0
     threads = _threads(args.threads)
     budget = value_of(args.budget)
+    if args.quick:
+        from costmodel.latency.calibrate import QUICK_BUDGET_S
+        budget = min(budget, QUICK_BUDGET_S)
     if budget <= 0:
         raise CLIError("--budget must be positive (seconds)")
     samples = [args.samples, networks_path(args.samples)] if args.samples else []
@@ -55,7 +58,8 @@ def _calibrate(args) -> int:
     tmp_samples = os.path.join(tmp_dir, os.path.basename(args.samples)) if samples else None
     try:
         prof = calibrate(budget_s=budget, threads=threads, seed=value_of(args.seed),
-                         progress=not args.quiet, samples_out=tmp_samples, clock=args.clock)
+                         progress=not args.quiet, samples_out=tmp_samples, clock=args.clock,
+                         method=args.method)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     try:
@@ -100,6 +104,16 @@ def _predict(args) -> int:
         pred = predict_latency(model, shape, prof, threads=args.threads, model_name=args.model)
     except ValueError as exc:  # a thread count the profile lacks
         raise CLIError(str(exc)) from None
+    if args.drift:
+        from costmodel.latency.drift import measure_drift
+        try:
+            d = measure_drift(prof, [pred.threads])[pred.threads]
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+        print(f"machine drift: the reference runs {d['factor']:.3f}x as long as at calibration "
+              f"(spread {d['spread_pct']:.1f} points over {d['n']} fresh-process timings); "
+              f"predictions below are rescaled by it", file=sys.stderr)
+        pred = pred.rescaled(d["factor"])
     cols = ["name", "kind", "madds", "mac_bytes", "pred_isolated_ms", "pred_ms"]
     fmt = output_format(args.format, args.out, PREDICT_FORMATS)
     if fmt == "csv":
@@ -236,6 +250,8 @@ def _validate(args) -> int:
 def _validate_report(args) -> int:
     from costmodel.latency.validate import render_report, validation_report
     prepare_out_dir(args.out)
+    if args.set == "foreign":
+        return _foreign_report(args)
     if args.render:
         try:
             text = render_report(args.out)
@@ -270,6 +286,28 @@ def _validate_report(args) -> int:
     return 0
 
 
+def _foreign_report(args) -> int:
+    from costmodel.latency import foreign
+    if args.render:
+        try:
+            foreign.render(args.out)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+        print(f"wrote {os.path.join(args.out, 'README.md')} (rendered, nothing timed)", file=sys.stderr)
+        return 0
+    threads = _threads(args.threads)
+    prof = _load_profile(args.profile) if args.profile else None
+    command = "costmodel validate-report --out " + args.out + (
+        f" --profile {args.profile}" if args.profile else "")
+    text = foreign.run(args.out, prof, args.budget, threads, progress=not args.quiet,
+                       command=command, clock=args.clock)
+    for line in text.splitlines():
+        if line.startswith("| ") and "costmodel (drift-corrected)" in line:
+            print(line, file=sys.stderr)
+    print(f"wrote {os.path.join(args.out, 'README.md')}", file=sys.stderr)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 def register(sub) -> None:
     p = sub.add_parser("calibrate", help="micro-benchmark this CPU and fit a latency profile",
@@ -285,6 +323,12 @@ def register(sub) -> None:
                    help="seed of the sampled op configurations and networks (default %(default)s; "
                         "the same seed samples the same calibration set)")
     p.add_argument("--samples", default=None, help="also write the raw op samples as CSV")
+    p.add_argument("--method", choices=("in-network", "replay"), default="in-network",
+                   help="in-network (default): networks of 15 families, every op timed inside the "
+                        "real forward pass, the drift reference timed between them; replay: the "
+                        "first method (two-family networks, ops replayed alone)")
+    p.add_argument("--quick", action="store_true",
+                   help="a first look: a 3-minute budget (fewer networks, looser fit)")
     add_clock_arg(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--refit", default=None, metavar="SAMPLES.csv",
@@ -304,6 +348,9 @@ def register(sub) -> None:
     p.add_argument("--threads", "-t", type=int, default=None,
                    help="thread count (default: the profile's smallest)")
     p.add_argument("--layers", "-l", action="store_true", help="list every op")
+    p.add_argument("--drift", action="store_true",
+                   help="time the profile's drift reference now (a few seconds, fresh processes) "
+                        "and rescale the prediction to the machine's current speed")
     add_format_args(p, PREDICT_FORMATS)
     p.set_defaults(func=_predict)
 
@@ -353,6 +400,11 @@ def register(sub) -> None:
     p.add_argument("--render", action="store_true",
                    help="time nothing: rewrite README, tables and plots from the files an earlier "
                         "run left in --out")
+    p.add_argument("--set", choices=("foreign", "in-space"), default="foreign",
+                   help="foreign (default): the frozen foreign set (torchvision and timm CNNs), the "
+                        "zoo and held-out networks of the calibration families, with the drift "
+                        "reference; in-space: the first report (zoo + --networks held-out networks "
+                        "of the first design space, per-layer replays)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_validate_report)
 

@@ -37,11 +37,12 @@ import torch
 from costmodel.latency import checks, files, fit, machine as machine_mod, space
 from costmodel.latency.features import FEATURE_COLUMNS, op_table
 from costmodel.latency.measure import measure_layers, time_end_to_end
-from costmodel.latency.profile import DeviceProfile, compute_mask, keys_for
+from costmodel.latency.profile import REFERENCE_NAME, DeviceProfile, compute_mask, keys_for
 from costmodel.latency.quiet import CpuWatch
 from costmodel.latency.replay import replay_signature, threads_pinned
 
-DEFAULT_BUDGET_S = 720.0
+DEFAULT_BUDGET_S = 1080.0  # 18 minutes, fitting included: the default stays under 20 minutes
+QUICK_BUDGET_S = 180.0  # ``--quick``: a first look
 DEFAULT_THREADS = (1, 2)
 FIT_RESERVE = 0.06  # share of the budget kept for fitting
 MIN_KEY_SAMPLES = 12
@@ -208,6 +209,138 @@ def collect(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int] = DEFAULT
     return CalibrationData(ops, pd.DataFrame(net_rows))
 
 
+#: calibration methods: ``in-network`` (every op of the calibration networks timed inside the
+#: real forward pass, :mod:`costmodel.latency.innet`; networks of fifteen families,
+#: :mod:`costmodel.latency.families`) and ``replay`` (ops replayed alone, networks of the first
+#: two-family space plus op micro-benchmarks: the method of the first validation report)
+METHODS = ("in-network", "replay")
+#: the drift reference is timed before every this many calibration networks (and at the end)
+REFERENCE_EVERY = 8
+
+
+def _time_reference(t: int, clock: str, e2e_time_s: float) -> float:
+    """The drift reference's end-to-end median (ms) at ``t`` threads, in a fresh process."""
+    from costmodel.latency import fresh
+    return float(fresh.time_named("families:reference", t, min_time_s=e2e_time_s, repeats=3,
+                                  warmup_s=0.1, clock=clock)["median"])
+
+
+def _dedupe_in_network(graph, measured: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct op signature of a network: the mean in-network time of its
+    occurrences (a stage's repeated blocks would otherwise outweigh everything else)."""
+    sigs = [replay_signature(rec) for rec in graph.ops]
+    df = measured.assign(_sig=sigs)
+    first = df.drop_duplicates("_sig", keep="first").set_index("_sig")
+    first["measured_ms"] = df.groupby("_sig")["measured_ms"].mean()
+    first["occurrences"] = df.groupby("_sig").size()
+    return first.reset_index(drop=True)
+
+
+def collect_in_network(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int] = DEFAULT_THREADS,
+                       n_networks: int = 400, e2e_time_s: float = 0.4, op_time_s: float = 0.4,
+                       progress: bool = True, clock: str = "wall", bar=None,
+                       fresh_process: bool = True) -> CalibrationData:
+    """Calibration networks of every family in turn until the budget (minus the fitting
+    reserve) is spent: per network and thread count the end-to-end time (a fresh process) and
+    every op's in-network time; the drift reference timed before every
+    :data:`REFERENCE_EVERY` networks."""
+    from costmodel import handles
+    from costmodel.latency import families, fresh, innet
+    fresh_process = fresh_process and fresh.available()
+    start = time.perf_counter()
+    stop = start + budget_s - max(FIT_RESERVE * budget_s, min(20.0, 0.25 * budget_s))
+    threads = [int(t) for t in threads]
+    op_rows: List[pd.DataFrame] = []
+    net_rows: List[dict] = []
+    ref_rows: List[dict] = []
+    tables: Dict[int, pd.DataFrame] = {}
+    cap = weight_cap()
+    own_bar = bar is None and progress
+    if own_bar:
+        bar = progress_bar(budget_s)
+    last = [start]
+
+    def tick(phase):
+        if bar is not None:
+            now = time.perf_counter()
+            bar.update(min(now - last[0], max(0.0, bar.total - bar.n)))
+            last[0] = now
+            bar.set_postfix_str(f"{phase}, {len(net_rows)} network runs, "
+                                f"{sum(len(o) for o in op_rows)} op samples")
+
+    def reference(index):
+        if not fresh_process:
+            return
+        for t in threads:
+            ref_rows.append({"index": index, "threads": t,
+                             "ms": _time_reference(t, clock, e2e_time_s)})
+
+    overhead = {}
+    for t in threads:
+        with threads_pinned(t), torch.inference_mode():
+            overhead[t] = innet.dispatch_overhead_ns()
+    est = 3.0 * len(threads)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for index, spec in enumerate(families.calibration_specs(n_networks)):
+            t_net = time.perf_counter()
+            if t_net + est > stop and net_rows:  # (the first network runs whatever the budget)
+                break
+            if index % REFERENCE_EVERY == 0:
+                reference(index)
+            name = f"families:calibration:{index}"
+            model = families.build(spec)
+            table, report = op_table(model, spec.input_shape)
+            tables[index] = table
+            x = torch.randn(spec.input_shape, generator=torch.Generator().manual_seed(0))
+            for t in threads:
+                if fresh_process:
+                    e2e = fresh.time_named(name, t, min_time_s=e2e_time_s, repeats=3, warmup_s=0.1,
+                                           clock=clock)
+                    try:
+                        inn = fresh.time_ops_named(name, t, len(report.graph.ops), overhead[t],
+                                                   op_time_s)
+                    except RuntimeError:  # data-dependent control flow: not a usable sample
+                        break
+                else:
+                    with threads_pinned(t), torch.inference_mode():
+                        e2e = time_end_to_end(model, [x], min_time_s=e2e_time_s, repeats=3,
+                                              warmup_s=0.1, clock=clock)
+                        r = innet.time_in_network(model, [x], len(report.graph.ops),
+                                                  handles.has_module_handle, min_time_s=op_time_s,
+                                                  overhead_ns=overhead[t])
+                    inn = {"op_ms": r.op_ms, "e2e_ms": r.e2e_ms, "glue_ms": r.glue_ms,
+                           "op_spread": r.op_spread}
+                measured = table.assign(measured_ms=np.asarray(inn["op_ms"], float),
+                                        measured_min_ms=np.asarray(inn["op_ms"], float),
+                                        measured_iqr_ms=np.nan, replay_ok=True)
+                row = _network_row(name, t, measured, e2e, index, cap)
+                row.update(family=spec.family, modules=float(report.graph.module_calls),
+                           inner_e2e_ms=inn["e2e_ms"], glue_ms=inn["glue_ms"],
+                           op_spread=inn["op_spread"], replays_disturbed=False)
+                net_rows.append(row)
+                ops = _dedupe_in_network(report.graph, measured)
+                ops["threads"], ops["source"], ops["network"], ops["family"] = t, "network", index, spec.family
+                op_rows.append(ops)
+                tick("networks")
+            est = max(est, time.perf_counter() - t_net) if len(net_rows) <= len(threads) else \
+                0.5 * est + 0.5 * (time.perf_counter() - t_net)
+        reference(-1)
+    if bar is not None:
+        tick("fitting")
+    ops = pd.concat(op_rows, ignore_index=True) if op_rows else pd.DataFrame()
+    if len(ops):
+        ops = ops[np.isfinite(ops["measured_ms"]) & (ops["measured_ms"] > 0)].reset_index(drop=True)
+        ops["key"] = keys_for(ops)
+    if own_bar:
+        bar.close()
+    data = CalibrationData(ops, pd.DataFrame(net_rows))
+    data.references = pd.DataFrame(ref_rows)
+    data.overhead_ns = overhead
+    data.tables = tables
+    return data
+
+
 def progress_bar(budget_s: float):
     from tqdm import tqdm
     return tqdm(total=int(budget_s), unit="s", desc="calibrate", mininterval=1.0,
@@ -217,19 +350,26 @@ def progress_bar(budget_s: float):
 # ---------------------------------------------------------------------------------------------
 # fitting
 # ---------------------------------------------------------------------------------------------
-NETWORK_CANDIDATES = [["iso"], ["iso", "const"], ["iso", "alloc_bytes", "const"],
+NETWORK_CANDIDATES = [["iso"], ["iso", "const"], ["iso", "one", "const"],
+                      ["iso", "one", "modules", "const"], ["iso", "modules", "const"],
+                      ["iso_compute", "iso_memory", "one", "modules", "const"],
+                      ["iso", "alloc_bytes", "const"],
                       ["iso", "alloc_bytes", "weight_bytes", "const"],
                       ["iso", "alloc_bytes", "weight_bytes", "one", "const"],
                       ["iso_compute", "iso_memory", "alloc_bytes", "weight_bytes", "const"],
                       ["iso_compute", "iso_memory", "alloc_bytes", "weight_bytes", "one", "const"]]
 
 
-def fit_network(nets: pd.DataFrame, margin: float = 0.05) -> dict:
+def fit_network(nets: pd.DataFrame, margin: float = 0.05, fixed: Optional[Sequence[str]] = None
+                ) -> dict:
     """Choose and fit the network model (see :mod:`costmodel.latency.profile`) by leave-one-out
-    cross-validation over the calibration networks."""
+    cross-validation over the calibration networks (``fixed``: fit these features, no choice)."""
     y = nets["e2e_ms"].to_numpy(dtype=float) if len(nets) else np.zeros(0)
     if len(nets) < 3:
         return {"features": ["iso"], "coef": [1.0], "cv_mape": None, "n": int(len(nets))}
+    if fixed is not None:
+        coef = fit.fit_nnls_relative(nets[list(fixed)].to_numpy(dtype=float), y)
+        return {"features": list(fixed), "coef": [float(c) for c in coef], "n": int(len(nets))}
     best = None
     scores = {}
     for feats in NETWORK_CANDIDATES:
@@ -268,23 +408,76 @@ def fit_baselines(nets: pd.DataFrame) -> dict:
     return out
 
 
-def fit_ops(ops: pd.DataFrame):
-    """Per-key, per-kind and default isolated-time models; returns (models, stats)."""
+def fit_ops(ops: pd.DataFrame, types: Optional[Dict[str, str]] = None):
+    """Per-key, per-kind and default op-time models; returns (models, stats).  Model selection
+    cross-validates with whole networks held out when the samples say which network they came
+    from (``network`` column).  ``types`` (key -> model type) skips the selection and fits those
+    types directly (the leave-one-family-out refits)."""
     models: Dict[str, dict] = {}
     stats: Dict[str, dict] = {}
-    y_all = ops["measured_ms"].to_numpy(dtype=float)
-    models["default"] = fit.select_model(ops, y_all, candidates=("roofline", "linear"))
-    for kind, g in ops.groupby("kind"):
+
+    def fit_one(key, g, candidates=("roofline", "linear", "boosted")):
         y = g["measured_ms"].to_numpy(dtype=float)
+        if types is not None and key in types:
+            t = types[key]
+            if t == "constant":
+                return {"type": "constant", "ms": float(np.median(y)), "n": int(len(y))}
+            m = fit.FITTERS[t](g.reset_index(drop=True), y)
+            m["n"] = int(len(y))
+            return m
+        groups = g["network"].to_numpy() if "network" in g else None
+        return fit.select_model(g, y, candidates=candidates, groups=groups)
+
+    models["default"] = fit_one("default", ops, candidates=("roofline", "linear"))
+    for kind, g in ops.groupby("kind"):
         if len(g) >= 4:
-            models[kind] = fit.select_model(g, y)
+            models[kind] = fit_one(kind, g)
         for key, gk in g.groupby("key"):
             if key != kind and len(gk) >= MIN_KEY_SAMPLES:
-                models[key] = fit.select_model(gk, gk["measured_ms"].to_numpy(dtype=float))
+                models[key] = fit_one(key, gk)
     for key, m in models.items():
         stats[key] = {"type": m["type"], "n": m.get("n"), "cv_mape": m.get("cv_mape"),
                       "cv_scores": m.get("cv_scores")}
     return models, stats
+
+
+def leave_one_family_out(data: CalibrationData, models: Dict[int, Dict[str, dict]],
+                         networks: Dict[int, dict]) -> Dict[int, dict]:
+    """For every family of the calibration networks: refit the op models (the types the full fit
+    chose) and the network model without that family, predict its networks end to end; returns
+    per thread count {family: {n, mape, within10, median_error_pct}} (percent)."""
+    from costmodel.latency.predict import predict_table
+    out: Dict[int, dict] = {}
+    if not len(data.networks) or "family" not in data.networks or "network" not in data.ops:
+        return out
+    for t, nets in data.networks.groupby("threads"):
+        t = int(t)
+        ops_t = data.ops[data.ops["threads"] == t]
+        types = {k: m["type"] for k, m in models[t].items()}
+        res = {}
+        for fam in sorted(nets["family"].unique()):
+            train_ops = ops_t[ops_t["family"] != fam].reset_index(drop=True)
+            train_nets = nets[nets["family"] != fam].reset_index(drop=True)
+            if not len(train_ops) or len(train_nets) < 5:
+                continue
+            op_models, _ = fit_ops(train_ops, types)
+            net_model = dict(fit_network(train_nets, fixed=networks[t]["features"]),
+                             weight_cap_bytes=networks[t].get("weight_cap_bytes"))
+            prof = DeviceProfile({}, {t: {"ops": op_models, "network": net_model}})
+            errs = []
+            for _, row in nets[nets["family"] == fam].iterrows():
+                table = data.tables.get(int(row["index"])) if getattr(data, "tables", None) else None
+                if table is None:
+                    continue
+                _, total, _ = predict_table(table, prof, t)
+                errs.append(100 * (total - row["e2e_ms"]) / row["e2e_ms"])
+            if errs:
+                e = np.abs(errs)
+                res[fam] = {"n": len(errs), "mape": round(float(e.mean()), 2),
+                            "within10": round(float(100 * np.mean(e <= 10)), 1),
+                            "median_error_pct": round(float(np.median(errs)), 2)}
+        out[t] = res
+    return out
 
 
 def fit_profile(data: CalibrationData, machine: Optional[dict] = None,
@@ -312,27 +505,56 @@ def fit_profile(data: CalibrationData, machine: Optional[dict] = None,
                       "by_key": stats,
                       "network_repeat_spread_pct_median": float(nets["repeat_spread_pct"].median())
                       if len(nets) else None}}
+        refs = getattr(data, "references", None)
+        if refs is not None and len(refs):
+            r = refs[refs["threads"] == t]["ms"].to_numpy(dtype=float)
+            if len(r):
+                med = float(np.median(r))
+                q75, q25 = np.percentile(r, [75, 25])
+                per_threads[int(t)]["reference"] = {
+                    "name": REFERENCE_NAME, "ms": med, "n": int(len(r)),
+                    "spread_pct": float(100 * (q75 - q25) / med) if med > 0 else 0.0,
+                    "samples_ms": [round(float(v), 4) for v in r]}
+        if "family" in nets:
+            per_threads[int(t)]["stats"]["families"] = {
+                fam: int(n) for fam, n in nets["family"].value_counts().sort_index().items()}
+    if getattr(data, "tables", None):
+        lofo = leave_one_family_out(data, {t: v["ops"] for t, v in per_threads.items()},
+                                    {t: v["network"] for t, v in per_threads.items()})
+        for t, res in lofo.items():
+            per_threads[t]["stats"]["leave_one_family_out"] = res
     return DeviceProfile(machine or machine_mod.describe(), per_threads, calibration or {})
 
 
 def calibrate(out=None, budget_s: float = DEFAULT_BUDGET_S,
               threads: Sequence[int] = DEFAULT_THREADS, seed: int = space.CALIBRATION_SEED,
               n_networks: int = 80, progress: bool = True, samples_out=None,
-              layer_time_s: float = 0.015, clock: str = "wall") -> DeviceProfile:
+              layer_time_s: float = 0.015, clock: str = "wall", method: str = "in-network"
+              ) -> DeviceProfile:
     """Benchmark this machine within ``budget_s`` seconds and return (and, with ``out``, save)
-    its :class:`DeviceProfile`; ``samples_out`` saves the raw op samples as CSV."""
+    its :class:`DeviceProfile`; ``samples_out`` saves the raw op samples as CSV.  ``method``:
+    see :data:`METHODS` (``seed`` and ``n_networks`` apply to ``replay``; ``in-network`` draws
+    up to 400 networks of :mod:`costmodel.latency.families`)."""
     if budget_s <= 0:
         raise ValueError(f"budget must be positive, got {budget_s}")
+    if method not in METHODS:
+        raise ValueError(f"unknown calibration method {method!r}; choose from {', '.join(METHODS)}")
     t0 = time.perf_counter()
     from costmodel.latency.replay import clock_fn
     for t in threads:
         clock_fn(clock, t)
     bar = progress_bar(budget_s) if progress else None
     watch = CpuWatch().start()
-    data = collect(budget_s, threads, seed, n_networks, progress=progress, layer_time_s=layer_time_s,
-                   clock=clock, bar=bar)
+    if method == "in-network":
+        from costmodel.latency import families
+        data = collect_in_network(budget_s, threads, progress=progress, clock=clock, bar=bar)
+        seed = families.CALIBRATION_SEED
+    else:
+        data = collect(budget_s, threads, seed, n_networks, progress=progress,
+                       layer_time_s=layer_time_s, clock=clock, bar=bar)
     cal = {"created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-           "seed": seed, "budget_s": budget_s, "threads": [int(t) for t in threads], "clock": clock,
+           "method": method, "seed": seed, "budget_s": budget_s,
+           "threads": [int(t) for t in threads], "clock": clock,
            "op_samples": int(len(data.ops)), "network_runs": int(len(data.networks)),
            "collect_s": round(time.perf_counter() - t0, 1), "quiet": watch.stop()}
     prof = fit_profile(data, machine_mod.describe(), cal)

@@ -73,4 +73,5 @@ def op_table(model: nn.Module, input_shape, report: CostReport = None) -> Tuple[
     df = pd.DataFrame(rows, columns=["name", "op", "kind"] + FEATURE_COLUMNS)
     for c in FEATURE_COLUMNS:
         df[c] = df[c].astype("int64")
+    df.attrs["module_calls"] = int(graph.module_calls)  # the network model's ``modules`` term
     return df, report

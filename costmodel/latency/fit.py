@@ -276,15 +276,23 @@ def rel_errors(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (np.asarray(pred, float) - np.asarray(y, float)) / np.maximum(np.asarray(y, float), 1e-12)
 
 
-def cv_error(fitter, df: pd.DataFrame, y: np.ndarray, folds: int = 5, seed: int = 0) -> float:
-    """Mean absolute relative error (fraction) of ``fitter`` under k-fold cross-validation."""
+def cv_error(fitter, df: pd.DataFrame, y: np.ndarray, folds: int = 5, seed: int = 0,
+             groups: Optional[np.ndarray] = None) -> float:
+    """Mean absolute relative error (fraction) of ``fitter`` under k-fold cross-validation.
+    With ``groups`` (e.g. the network each sample came from) whole groups are held out
+    together, so the score is that of a network the fit never saw."""
     n = len(y)
     if n < 2 * folds:
         folds = max(2, n // 3)
     if n < 6:
         return float("nan")
     rng = np.random.default_rng(seed)
-    fold = rng.permutation(n) % folds
+    if groups is not None and len(np.unique(groups)) >= folds:
+        uniq = np.unique(groups)
+        perm = dict(zip(uniq, rng.permutation(len(uniq)) % folds))
+        fold = np.array([perm[g] for g in groups])
+    else:
+        fold = rng.permutation(n) % folds
     errs = np.empty(n)
     for k in range(folds):
         tr, te = fold != k, fold == k
@@ -295,7 +303,8 @@ def cv_error(fitter, df: pd.DataFrame, y: np.ndarray, folds: int = 5, seed: int 
 
 def select_model(df: pd.DataFrame, y: np.ndarray, candidates: Sequence[str] = ("roofline", "linear",
                                                                              "boosted"),
-                 margin: float = 0.1, min_boost: int = 40) -> dict:
+                 margin: float = 0.1, min_boost: int = 40,
+                 groups: Optional[np.ndarray] = None) -> dict:
     """Fit every candidate, keep the one with the lowest cross-validated mean absolute relative
     error; a more complex candidate must beat a simpler one by ``margin`` (relative) and 0.2
     percentage points to win.
@@ -310,7 +319,7 @@ def select_model(df: pd.DataFrame, y: np.ndarray, candidates: Sequence[str] = ("
     for name in candidates:
         if name == "boosted" and len(y) < min_boost:
             continue
-        scores[name] = cv_error(FITTERS[name], df, y)
+        scores[name] = cv_error(FITTERS[name], df, y, groups=groups)
     best_name, best = None, math.inf
     for name in candidates:  # ordered simple -> complex
         s = scores.get(name)

@@ -61,8 +61,22 @@ def close() -> None:
 def time_named(name: str, threads: int, **kwargs) -> Dict:
     """:func:`costmodel.latency.measure.time_end_to_end` of the model called ``name`` at
     ``threads`` threads in a fresh process; ``kwargs`` go to ``time_end_to_end``."""
+    return _request({"name": name, "threads": int(threads), "kwargs": kwargs})
+
+
+def time_ops_named(name: str, threads: int, n_ops: int, overhead_ns: float, min_time_s: float,
+                   ) -> Dict:
+    """:func:`costmodel.latency.innet.time_in_network` of the model called ``name`` in a fresh
+    process: ``op_ms`` (per traced op), ``e2e_ms`` (plain forwards alternating with the timed
+    ones, same process), ``glue_ms``, ``modules_called``, ``runs``, ``op_spread``."""
+    return _request({"name": name, "threads": int(threads), "kind": "in_network", "n_ops": int(n_ops),
+                     "overhead_ns": float(overhead_ns), "min_time_s": float(min_time_s)})
+
+
+def _request(request: dict) -> Dict:
+    name = request["name"]
     z = _zygote()
-    z.stdin.write(json.dumps({"name": name, "threads": int(threads), "kwargs": kwargs}) + "\n")
+    z.stdin.write(json.dumps(request) + "\n")
     z.stdin.flush()
     line = z.stdout.readline()
     if not line:
@@ -85,7 +99,15 @@ def _measure(request: dict) -> dict:
     model.eval()
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     with threads_pinned(int(request["threads"])), torch.inference_mode():
-        return time_end_to_end(model, [x], **request.get("kwargs", {}))
+        if request.get("kind") == "in_network":
+            from costmodel import handles
+            from costmodel.latency.innet import time_in_network
+            r = time_in_network(model, [x], request["n_ops"], handles.has_module_handle,
+                                min_time_s=request["min_time_s"], overhead_ns=request["overhead_ns"])
+            return {"op_ms": [float(v) for v in r.op_ms], "e2e_ms": r.e2e_ms, "glue_ms": r.glue_ms,
+                    "modules_called": r.modules_called, "runs": r.runs, "op_spread": r.op_spread}
+        return dict(time_end_to_end(model, [x], **request.get("kwargs", {})),
+                    input_shape=[int(d) for d in shape])
 
 
 def serve() -> None:

@@ -1,7 +1,8 @@
 """Models by name, for timing in a fresh process (:mod:`costmodel.latency.fresh`) and in
 timing files: any :mod:`costmodel.sources` spec (a zoo name, ``timm:...``,
-``torchvision:...``, ``pytorchcv:...``) at its default input, or ``space:validation:I`` /
-``space:calibration:I`` (the I-th design-space network of that split).  Names are looked up,
+``torchvision:...``, ``pytorchcv:...``) at its default input, ``families:calibration:I`` /
+``families:validation:I`` / ``families:reference`` (:mod:`costmodel.latency.families`), or
+``space:validation:I`` / ``space:calibration:I`` (the I-th network of the first design space).  Names are looked up,
 never imported from a path or executed: a ``path/file.py:factory`` spec is refused."""
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def resolve_model(name: str) -> Tuple[nn.Module, Tuple[int, ...]]:
     """(model in eval mode, its input shape) for ``name`` (see the module docstring)."""
     from costmodel import sources
 
+    if name.startswith("families:"):
+        from costmodel.latency import families
+        spec = families.resolve(name)
+        return families.build(spec), spec.input_shape
     if name.startswith("space:"):
         parts = name.split(":")
         if len(parts) != 3 or parts[1] not in ("validation", "calibration") or not parts[2].isdigit():

@@ -58,6 +58,15 @@ class LatencyPrediction:
         return (f"<LatencyPrediction {self.model_name} {self.threads} thread(s): "
                 f"{self.total_ms:.3f} ms on {self.machine.get('cpu_model', '?')}>")
 
+    def rescaled(self, factor: float) -> "LatencyPrediction":
+        """The prediction for the machine running ``factor`` times slower (drift correction)."""
+        layers = self.layers.copy()
+        for c in ("pred_isolated_ms", "pred_ms"):
+            layers[c] = layers[c] * factor
+        return LatencyPrediction(self.model_name, self.input_shape, self.threads,
+                                 self.total_ms * factor, layers, self.network_const_ms * factor,
+                                 {k: v * factor for k, v in self.baselines.items()}, self.machine)
+
     def to_dict(self) -> dict:
         return {"name": self.model_name, "input_shape": self.input_shape, "threads": self.threads,
                 "total_ms": self.total_ms, "network_const_ms": self.network_const_ms,

@@ -64,7 +64,7 @@ COMPUTE_KINDS = ("conv", "pointwise_conv", "group_conv", "dilated_conv", "transp
 #: ``iso_compute`` / ``iso_memory``: the isolated time of the compute-kind / other ops only (a
 #: network slows memory-bound ops, whose inputs come cold, more than arithmetic ones)
 NETWORK_FEATURES = ["iso", "iso_compute", "iso_memory", "alloc_bytes", "weight_bytes", "one",
-                    "const"]
+                    "modules", "const"]
 
 
 def compute_mask(table: pd.DataFrame) -> np.ndarray:
@@ -197,6 +197,8 @@ class DeviceProfile:
         for f, c in zip(net["features"], net["coef"]):
             if f == "const":
                 const += c
+            elif f == "modules":  # module calls per forward (containers included)
+                const += c * float(table.attrs.get("module_calls", 0))
             elif f == "iso":
                 per_op += c * iso
             elif f in ("iso_compute", "iso_memory"):
@@ -277,6 +279,21 @@ def _check_threads(v, where: str) -> None:
         checks.number(a.get("e2e_ms"), f"{aw}.e2e_ms", ProfileError, positive=True)
     if "stats" in v and not isinstance(v["stats"], dict):
         raise ProfileError(f"{where}.stats: expected an object, got {checks.show(v['stats'])}")
+    ref = v.get("reference")
+    if ref is not None:
+        if not isinstance(ref, dict) or ref.get("name") != REFERENCE_NAME:
+            raise ProfileError(f"{where}.reference: expected an object naming {REFERENCE_NAME!r}, "
+                               f"got {checks.show(ref)}")
+        checks.number(ref.get("ms"), f"{where}.reference.ms", ProfileError, positive=True)
+        checks.number(ref.get("spread_pct"), f"{where}.reference.spread_pct", ProfileError,
+                      hi=1e4)
+        if not (checks.is_int(ref.get("n")) and ref["n"] >= 1):
+            raise ProfileError(f"{where}.reference.n: expected a positive integer, got "
+                               f"{checks.show(ref.get('n'))}")
+
+
+#: the drift reference network (:data:`costmodel.latency.families.REFERENCE`)
+REFERENCE_NAME = "families:reference"
 
 
 def _check_linear(m, where: str, known, signed: bool = False) -> None:

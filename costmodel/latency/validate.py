@@ -220,6 +220,7 @@ def measure_many(names: Sequence[str], threads: Sequence[int] = (1, 2), per_laye
             if rerun:
                 e2e2 = e2e_time(name, model, x, t, warmup_s=0.05)
             total = e2e.pop("median")
+            e2e.pop("input_shape", None)
             if rerun:
                 second = e2e2["median"]
                 e2e["rerun_diff_pct"] = 100 * abs(total - second) / ((total + second) / 2)

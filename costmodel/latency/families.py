@@ -1,0 +1,622 @@
+"""Calibration networks from many families: the op mix and contexts real CNNs have.
+
+The first calibration space (:mod:`costmodel.latency.space`) drew ShuffleNetV2-like and
+MobileNetV2-like networks only; a predictor fitted there over-predicted dense networks by up to
+37% and under-predicted others by 20%, because what an op costs *inside* a network (cache state,
+the op before it, fresh output memory) differs between families.  This space draws from fifteen:
+
+=================  =============================================================================
+``resnet``         dense residual stages of 3x3-3x3 basic blocks (ResNet-18/34-like)
+``bottleneck``     1x1-3x3-1x1 bottlenecks, optionally grouped (ResNeXt, RegNet-like) and with SE
+``vgg``            plain 3x3 conv stacks with max pooling, with or without batch norm
+``dwsep``          depthwise-separable 3x3 + 1x1 (MobileNetV1-like)
+``mbconv``         inverted residuals, kernels 3-7, expansion 1-6, SE, ReLU6/h-swish/SiLU
+``fused``          fused-MBConv (3x3 expansion conv, 1x1 projection) then MBConv (EfficientNetV2)
+``convnext``       7x7 depthwise, LayerNorm over channels (permute), 4x MLP with GELU, layer scale
+``shufflev2``      ShuffleNetV2 units (split, branch, concat, channel shuffle)
+``shufflev1``      ShuffleNetV1 units (grouped 1x1, shuffle, depthwise, average-pool concat)
+``dense``          DenseNet blocks (BN-ReLU-1x1-BN-ReLU-3x3, concatenation) and transitions
+``inception``      four-branch Inception modules (1x1, 3x3, 5x5 or double 3x3, pool), concat
+``shift``          ShiftNet Conv-Shift-Conv modules
+``mixconv``        MixNet blocks (MixConv depthwise with split kernels, grouped 1x1)
+``multires``       two-resolution stages fused by nearest upsampling and strided convs (HRNet-like)
+``ghost``          Ghost modules (a cheap depthwise half concatenated, GhostNet-like) with SE
+=================  =============================================================================
+
+at input resolutions 96-288 and widths spanning 4x, each network a few milliseconds to ~0.2 s
+at one thread.  The blocks are the zoo's where it has them (:mod:`costmodel.zoo`) and small
+ones written here; none is copied from a validation model (torchvision, timm).  A
+:class:`FamilySpec` is frozen and hashable; networks are named ``families:calibration:I`` (the
+I-th of the seeded sequence, :func:`calibration_specs`) so a fresh process can rebuild them
+(:mod:`costmodel.latency.named`).
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from costmodel.zoo.common import ConvBNAct, SqueezeExcite
+from costmodel.zoo.googlenet import Inception
+from costmodel.zoo.mbconv import MBConv
+from costmodel.zoo.mixnet import MixBlock
+from costmodel.zoo.mobilenet_v1 import DepthwiseSeparable
+from costmodel.zoo.shufflenet_v1 import ShuffleUnit as ShuffleV1Unit
+from costmodel.zoo.shufflenet_v2 import ShuffleV2Unit
+
+FAMILIES = ("resnet", "bottleneck", "vgg", "dwsep", "mbconv", "fused", "convnext", "shufflev2",
+            "shufflev1", "dense", "inception", "shift", "mixconv", "multires", "ghost")
+CALIBRATION_SEED = 2_000_003
+_ACTS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "silu": nn.SiLU,
+         "gelu": nn.GELU}
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    family: str
+    resolution: int
+    stem: int
+    widths: Tuple[int, ...]
+    depths: Tuple[int, ...]
+    options: Tuple[Tuple[str, object], ...] = ()
+
+    @property
+    def input_shape(self) -> Tuple[int, int, int, int]:
+        return (1, 3, self.resolution, self.resolution)
+
+    def opt(self, key, default=None):
+        return dict(self.options).get(key, default)
+
+    @property
+    def name(self) -> str:
+        opts = "-".join(f"{k}{v}" for k, v in self.options)
+        return (f"{self.family}_r{self.resolution}_s{self.stem}_w{'.'.join(map(str, self.widths))}"
+                f"_d{''.join(map(str, self.depths))}" + (f"_{opts}" if opts else ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# blocks written here (the zoo has the others)
+# ---------------------------------------------------------------------------------------------
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride, act):
+        super().__init__()
+        self.conv1 = ConvBNAct(cin, cout, 3, stride, act=act)
+        self.conv2 = ConvBNAct(cout, cout, 3, act=None)
+        self.down = ConvBNAct(cin, cout, 1, stride, act=None) if stride != 1 or cin != cout else None
+        self.act = act(inplace=True) if act is not nn.GELU else act()
+
+    def forward(self, x):
+        idt = x if self.down is None else self.down(x)
+        return self.act(self.conv2(self.conv1(x)) + idt)
+
+
+class BottleneckBlock(nn.Module):
+    def __init__(self, cin, cout, stride, act, groups=1, bottle=0.25, se=False):
+        super().__init__()
+        mid = max(groups, int(round(cout * bottle / groups)) * groups)
+        self.conv1 = ConvBNAct(cin, mid, 1, act=act)
+        self.conv2 = ConvBNAct(mid, mid, 3, stride, groups=groups, act=act)
+        self.se = SqueezeExcite(mid, max(8, mid // 4)) if se else nn.Identity()
+        self.conv3 = ConvBNAct(mid, cout, 1, act=None)
+        self.down = ConvBNAct(cin, cout, 1, stride, act=None) if stride != 1 or cin != cout else None
+        self.act = act(inplace=True)
+
+    def forward(self, x):
+        idt = x if self.down is None else self.down(x)
+        return self.act(self.conv3(self.se(self.conv2(self.conv1(x)))) + idt)
+
+
+class FusedMBConv(nn.Module):
+    def __init__(self, cin, cout, stride, expansion, act):
+        super().__init__()
+        mid = int(cin * expansion)
+        self.expand = ConvBNAct(cin, mid, 3, stride, act=act)
+        self.project = ConvBNAct(mid, cout, 1, act=None)
+        self.skip = stride == 1 and cin == cout
+
+    def forward(self, x):
+        y = self.project(self.expand(x))
+        return x + y if self.skip else y
+
+
+class ChannelsLayerNorm(nn.Module):
+    """LayerNorm over the channels of an NCHW map, through a permute (as ConvNeXt does)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.norm = nn.LayerNorm(c, eps=1e-6)
+
+    def forward(self, x):
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class ConvNeXtBlock(nn.Module):
+    def __init__(self, c, kernel=7, mlp=4):
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, kernel, padding=kernel // 2, groups=c)
+        self.norm = nn.LayerNorm(c, eps=1e-6)
+        self.fc1 = nn.Linear(c, mlp * c)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(mlp * c, c)
+        self.gamma = nn.Parameter(torch.full((c,), 1e-6))
+
+    def forward(self, x):
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = self.fc2(self.act(self.fc1(self.norm(y))))
+        return x + (y * self.gamma).permute(0, 3, 1, 2)
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin, growth, bottle=4):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(cin), nn.Conv2d(cin, bottle * growth, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(bottle * growth)
+        self.conv2 = nn.Conv2d(bottle * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, feats: List[torch.Tensor]):
+        x = torch.cat(feats, 1)
+        y = self.conv1(F.relu(self.bn1(x)))
+        return self.conv2(F.relu(self.bn2(y)))
+
+
+class DenseStage(nn.Module):
+    def __init__(self, cin, growth, depth):
+        super().__init__()
+        self.layers = nn.ModuleList(DenseLayer(cin + i * growth, growth) for i in range(depth))
+        self.out_channels = cin + depth * growth
+
+    def forward(self, x):
+        feats = [x]
+        for layer in self.layers:
+            feats.append(layer(feats))
+        return torch.cat(feats, 1)
+
+
+class Transition(nn.Sequential):
+    def __init__(self, cin, cout):
+        super().__init__(nn.BatchNorm2d(cin), nn.ReLU(inplace=True), nn.Conv2d(cin, cout, 1, bias=False),
+                         nn.AvgPool2d(2))
+
+
+class MultiResStage(nn.Module):
+    """A high- and a low-resolution branch of basic blocks, exchanged both ways (HRNet-like)."""
+
+    def __init__(self, c_hi, c_lo, depth, act):
+        super().__init__()
+        self.hi = nn.Sequential(*[BasicBlock(c_hi, c_hi, 1, act) for _ in range(depth)])
+        self.lo = nn.Sequential(*[BasicBlock(c_lo, c_lo, 1, act) for _ in range(depth)])
+        self.lo_to_hi = ConvBNAct(c_lo, c_hi, 1, act=None)
+        self.hi_to_lo = ConvBNAct(c_hi, c_lo, 3, 2, act=None)
+        self.act = act(inplace=True)
+
+    def forward(self, xs):
+        hi, lo = self.hi(xs[0]), self.lo(xs[1])
+        up = F.interpolate(self.lo_to_hi(lo), size=hi.shape[-2:], mode="nearest")
+        return [self.act(hi + up), self.act(lo + self.hi_to_lo(hi))]
+
+
+class GhostModule(nn.Module):
+    def __init__(self, cin, cout, act=True):
+        super().__init__()
+        init = (cout + 1) // 2
+        self.primary = ConvBNAct(cin, init, 1, act=nn.ReLU if act else None)
+        self.cheap = ConvBNAct(init, init, 3, groups=init, act=nn.ReLU if act else None)
+        self.cout = cout
+
+    def forward(self, x):
+        y = self.primary(x)
+        return torch.cat([y, self.cheap(y)], 1)[:, :self.cout]
+
+
+class GhostBottleneck(nn.Module):
+    def __init__(self, cin, cout, mid, stride, se):
+        super().__init__()
+        self.ghost1 = GhostModule(cin, mid)
+        self.dw = ConvBNAct(mid, mid, 3, stride, groups=mid, act=None) if stride > 1 else nn.Identity()
+        self.se = SqueezeExcite(mid, max(8, mid // 4), gate=nn.Hardsigmoid) if se else nn.Identity()
+        self.ghost2 = GhostModule(mid, cout, act=False)
+        self.short = (nn.Sequential(ConvBNAct(cin, cin, 3, stride, groups=cin, act=None),
+                                    ConvBNAct(cin, cout, 1, act=None))
+                      if stride != 1 or cin != cout else nn.Identity())
+
+    def forward(self, x):
+        return self.ghost2(self.se(self.dw(self.ghost1(x)))) + self.short(x)
+
+
+class _Head(nn.Module):
+    def __init__(self, c, classes=1000, hidden=0, act=nn.ReLU):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = (nn.Sequential(nn.Linear(c, hidden), act(), nn.Linear(hidden, classes))
+                   if hidden else nn.Linear(c, classes))
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class FamilyNet(nn.Module):
+    def __init__(self, spec: FamilySpec):
+        super().__init__()
+        self.spec = spec
+        self.body, c = _BUILDERS[spec.family](spec)
+        self.head = _Head(c, hidden=spec.opt("head_hidden", 0))
+
+    def forward(self, x):
+        y = self.body(x)
+        if isinstance(y, list):  # multi-resolution: the high-resolution branch
+            y = y[0]
+        return self.head(y)
+
+
+# ---------------------------------------------------------------------------------------------
+# family builders: spec -> (body, output channels)
+# ---------------------------------------------------------------------------------------------
+def _act(spec, default="relu"):
+    return _ACTS[spec.opt("act", default)]
+
+
+def _stages(spec, make_block, cin, strides=None):
+    blocks = []
+    for i, (w, d) in enumerate(zip(spec.widths, spec.depths)):
+        for j in range(d):
+            s = (strides[i] if strides else (1 if i == 0 else 2)) if j == 0 else 1
+            blocks.append(make_block(cin, w, s, i))
+            cin = w
+    return blocks, cin
+
+
+def _resnet(spec):
+    act = _act(spec)
+    stem = [ConvBNAct(3, spec.stem, 7, 2, act=act), nn.MaxPool2d(3, 2, 1)]
+    blocks, c = _stages(spec, lambda ci, co, s, i: BasicBlock(ci, co, s, act), spec.stem)
+    return nn.Sequential(*stem, *blocks), c
+
+
+def _bottleneck(spec):
+    act, g, se = _act(spec), spec.opt("groups", 1), bool(spec.opt("se", False))
+    stem = [ConvBNAct(3, spec.stem, 3 if spec.opt("small_stem") else 7, 2, act=act),
+            nn.MaxPool2d(3, 2, 1)]
+    blocks, c = _stages(spec, lambda ci, co, s, i: BottleneckBlock(
+        ci, co, s, act, groups=g, bottle=spec.opt("bottle", 0.25), se=se), spec.stem)
+    return nn.Sequential(*stem, *blocks), c
+
+
+def _vgg(spec):
+    bn = bool(spec.opt("bn", True))
+    layers, c = [], 3
+    for w, d in zip(spec.widths, spec.depths):
+        for _ in range(d):
+            layers += [nn.Conv2d(c, w, 3, padding=1, bias=not bn)] + ([nn.BatchNorm2d(w)] if bn else []) + [
+                nn.ReLU(inplace=True)]
+            c = w
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers), c
+
+
+def _dwsep(spec):
+    blocks, c = _stages(spec, lambda ci, co, s, i: DepthwiseSeparable(ci, co, s), spec.stem,
+                        strides=[1] + [2] * (len(spec.widths) - 1))
+    return nn.Sequential(ConvBNAct(3, spec.stem, 3, 2), *blocks), c
+
+
+def _mbconv(spec):
+    act, exp, k = _act(spec, "relu6"), spec.opt("expansion", 6), spec.opt("kernel", 3)
+    se = spec.opt("se", False)
+
+    def block(ci, co, s, i):
+        hidden = ci * (1 if i == 0 else exp)
+        return MBConv(ci, co, hidden, k if i else 3, s, act=act,
+                      se_channels=max(8, hidden // 4) if se and i else None)
+    blocks, c = _stages(spec, block, spec.stem, strides=[1] + [2] * (len(spec.widths) - 1))
+    last = spec.opt("last", 0)
+    tail = [ConvBNAct(c, last, 1, act=act)] if last else []
+    return nn.Sequential(ConvBNAct(3, spec.stem, 3, 2, act=act), *blocks, *tail), (last or c)
+
+
+def _fused(spec):
+    act, n_fused = _act(spec, "silu"), spec.opt("fused_stages", 2)
+
+    def block(ci, co, s, i):
+        if i < n_fused:
+            return FusedMBConv(ci, co, s, 1 if i == 0 else 4, act)
+        return MBConv(ci, co, ci * 4, 3, s, act=act, se_channels=max(8, ci // 4), se_act=nn.SiLU)
+    blocks, c = _stages(spec, block, spec.stem, strides=[1] + [2] * (len(spec.widths) - 1))
+    return nn.Sequential(ConvBNAct(3, spec.stem, 3, 2, act=act), *blocks), c
+
+
+def _convnext(spec):
+    k = spec.opt("kernel", 7)
+    layers = [nn.Conv2d(3, spec.widths[0], 4, 4), ChannelsLayerNorm(spec.widths[0])]
+    c = spec.widths[0]
+    for i, (w, d) in enumerate(zip(spec.widths, spec.depths)):
+        if i:
+            layers += [ChannelsLayerNorm(c), nn.Conv2d(c, w, 2, 2)]
+        layers += [ConvNeXtBlock(w, k) for _ in range(d)]
+        c = w
+    return nn.Sequential(*layers, ChannelsLayerNorm(c)), c
+
+
+def _shufflev2(spec):
+    act = _act(spec)
+    k = spec.opt("kernel", 3)
+    blocks, c = _stages(spec, lambda ci, co, s, i: ShuffleV2Unit(ci, co, s, k, act), spec.stem,
+                        strides=[2] * len(spec.widths))
+    last = spec.opt("last", 1024)
+    return nn.Sequential(ConvBNAct(3, spec.stem, 3, 2, act=act), nn.MaxPool2d(3, 2, 1), *blocks,
+                         ConvBNAct(c, last, 1, act=act)), last
+
+
+def _shufflev1(spec):
+    g = spec.opt("groups", 3)
+    blocks = []
+    cin = spec.stem
+    for i, (w, d) in enumerate(zip(spec.widths, spec.depths)):
+        for j in range(d):
+            blocks.append(ShuffleV1Unit(cin, w, 2 if j == 0 else 1, g, 1 if (i == 0 and j == 0) else g))
+            cin = w
+    return nn.Sequential(ConvBNAct(3, spec.stem, 3, 2), nn.MaxPool2d(3, 2, 1), *blocks), cin
+
+
+def _dense(spec):
+    growth = spec.opt("growth", 32)
+    layers = [ConvBNAct(3, spec.stem, 7, 2), nn.MaxPool2d(3, 2, 1)]
+    c = spec.stem
+    for i, d in enumerate(spec.depths):
+        stage = DenseStage(c, growth, d)
+        layers.append(stage)
+        c = stage.out_channels
+        if i < len(spec.depths) - 1:
+            layers.append(Transition(c, c // 2))
+            c //= 2
+    return nn.Sequential(*layers, nn.BatchNorm2d(c), nn.ReLU(inplace=True)), c
+
+
+def _inception(spec):
+    layers = [ConvBNAct(3, spec.stem, 7, 2), nn.MaxPool2d(3, 2, 1, ceil_mode=True),
+              ConvBNAct(spec.stem, 2 * spec.stem, 3), nn.MaxPool2d(3, 2, 1, ceil_mode=True)]
+    c = 2 * spec.stem
+    big = spec.opt("big_kernel", 5)
+    for i, (w, d) in enumerate(zip(spec.widths, spec.depths)):
+        for _ in range(d):
+            q = w // 8
+            n1, n3, n5 = 2 * q, 4 * q, q
+            proj = w - n1 - n3 - n5
+            layers.append(Inception(c, n1, n3 // 2 + 1, n3, max(4, n5 // 2), n5, proj, big_kernel=big,
+                                    batch_norm=True))
+            c = w
+        if i < len(spec.widths) - 1:
+            layers.append(nn.MaxPool2d(3, 2, 1, ceil_mode=True))
+    return nn.Sequential(*layers), c
+
+
+def _shift(spec):
+    from costmodel.zoo.shiftnet import CSC
+    k, e = spec.opt("kernel", 3), spec.opt("expansion", 3)
+    layers = [ConvBNAct(3, spec.stem, 3, 2)]
+    c = spec.stem
+    for i, (w, d) in enumerate(zip(spec.widths, spec.depths)):
+        for j in range(d):
+            s = 2 if (j == 0 and i > 0) else 1
+            layers.append(CSC(c, w, s, e, k))
+            c = w
+    return nn.Sequential(*layers), c
+
+
+def _mixconv(spec):
+    swish = spec.opt("act", "silu") == "silu"
+    layers = [ConvBNAct(3, spec.stem, 3, 2, act=nn.SiLU if swish else nn.ReLU)]
+    c = spec.stem
+    for i, (w, d) in enumerate(zip(spec.widths, spec.depths)):
+        kernels = (3,) if i == 0 else tuple(range(3, 3 + 2 * min(i + 1, 4), 2))
+        for j in range(d):
+            s = (1 if i == 0 else 2) if j == 0 else 1
+            layers.append(MixBlock(c, w, kernels, 1 if i == 0 else 2, 1 if i == 0 else 2, s,
+                                   1 if i == 0 else spec.opt("expansion", 6),
+                                   0.25 if i > 1 else None, swish))
+            c = w
+    return nn.Sequential(*layers), c
+
+
+def _multires(spec):
+    act = _act(spec)
+    c_hi, c_lo = spec.widths[0], spec.widths[1]
+    layers = [ConvBNAct(3, spec.stem, 3, 2, act=act), ConvBNAct(spec.stem, spec.stem, 3, 2, act=act),
+              _Split(spec.stem, c_hi, c_lo, act)]
+    layers += [MultiResStage(c_hi, c_lo, d, act) for d in spec.depths]
+    return nn.Sequential(*layers), c_hi
+
+
+class _Split(nn.Module):
+    def __init__(self, cin, c_hi, c_lo, act):
+        super().__init__()
+        self.hi = ConvBNAct(cin, c_hi, 3, act=act)
+        self.lo = ConvBNAct(cin, c_lo, 3, 2, act=act)
+
+    def forward(self, x):
+        return [self.hi(x), self.lo(x)]
+
+
+def _ghost(spec):
+    layers = [ConvBNAct(3, spec.stem, 3, 2)]
+    c = spec.stem
+    for i, (w, d) in enumerate(zip(spec.widths, spec.depths)):
+        for j in range(d):
+            s = (1 if i == 0 else 2) if j == 0 else 1
+            layers.append(GhostBottleneck(c, w, c * (1 if i == 0 else 3), s, se=spec.opt("se", True) and i > 1))
+            c = w
+    return nn.Sequential(*layers, ConvBNAct(c, 6 * c, 1)), 6 * c
+
+
+_BUILDERS = {"resnet": _resnet, "bottleneck": _bottleneck, "vgg": _vgg, "dwsep": _dwsep,
+             "mbconv": _mbconv, "fused": _fused, "convnext": _convnext, "shufflev2": _shufflev2,
+             "shufflev1": _shufflev1, "dense": _dense, "inception": _inception, "shift": _shift,
+             "mixconv": _mixconv, "multires": _multires, "ghost": _ghost}
+
+
+# ---------------------------------------------------------------------------------------------
+# sampling
+# ---------------------------------------------------------------------------------------------
+def _mult(rng, lo=0.5, hi=2.0):
+    return 2 ** rng.uniform(math.log2(lo), math.log2(hi))
+
+
+def _round(v, m=8, lo=8):
+    return max(lo, int(round(v / m)) * m)
+
+
+def sample_spec(rng: random.Random, family: str) -> FamilySpec:
+    """One random network of ``family`` (sizes kept to ~0.05-3 G multiply-adds)."""
+    res = rng.choice([96, 128, 160, 192, 224, 224, 256, 288, 320, 384])
+    if family in ("mbconv", "fused", "dwsep", "ghost", "mixconv", "shufflev2") and rng.random() < 0.15:
+        res = rng.choice([448, 512])  # EfficientNet-B5/B6-like resolutions
+    m = _mult(rng)
+    o: Dict[str, object] = {}
+    if family == "resnet":
+        widths = tuple(_round(w * m) for w in (64, 128, 256, 512))
+        depths = tuple(rng.choice(d) for d in ([1, 2, 3], [1, 2, 4], [1, 2, 6], [1, 2, 3]))
+        stem = widths[0]
+        o["act"] = rng.choice(["relu", "relu", "silu"])
+    elif family == "bottleneck":
+        g = rng.choice([1, 1, 2, 4, 8, 16, 32])
+        widths = tuple(_round(w * m, 32 if g >= 8 else 8) for w in (256, 512, 1024, 2048))
+        depths = tuple(rng.choice(d) for d in ([1, 2, 3], [1, 2, 4], [2, 3, 6], [1, 2, 3]))
+        stem = _round(64 * m)
+        o.update(groups=g, bottle=rng.choice([0.25, 0.25, 0.5]) if g > 1 else 0.25,
+                 se=rng.random() < 0.3, small_stem=rng.random() < 0.3)
+        res = min(res, 224)
+    elif family == "vgg":
+        v = _mult(rng, 0.25, 1.0)
+        widths = tuple(_round(w * v) for w in (64, 128, 256, 512, 512))
+        depths = tuple(rng.choice(d) for d in ([1, 2], [1, 2], [2, 3, 4], [2, 3, 4], [2, 3, 4]))
+        stem = widths[0]
+        o["bn"] = rng.random() < 0.6
+        res = min(res, 224)
+    elif family == "dwsep":
+        widths = tuple(_round(w * m) for w in (64, 128, 256, 512, 1024))
+        depths = (1, 2, 2, rng.choice([2, 4, 6]), 2)
+        stem = _round(32 * m)
+    elif family == "mbconv":
+        widths = tuple(_round(w * m) for w in (16, 24, 40, 80, 112, 192))
+        depths = (1,) + tuple(rng.choice([1, 2, 3, 4]) for _ in range(5))
+        stem = _round(32 * m)
+        o.update(act=rng.choice(["relu6", "hswish", "silu"]), expansion=rng.choice([3, 4, 6]),
+                 kernel=rng.choice([3, 5, 7]), se=rng.random() < 0.5,
+                 last=rng.choice([0, 960, 1280]))
+    elif family == "fused":
+        widths = tuple(_round(w * m) for w in (24, 48, 64, 128, 160))
+        depths = tuple(rng.choice(d) for d in ([1, 2], [2, 3], [2, 3], [2, 4], [2, 4]))
+        stem = widths[0]
+        o["fused_stages"] = rng.choice([2, 3])
+    elif family == "convnext":
+        widths = tuple(_round(w * m * 0.75) for w in (64, 128, 256, 512))
+        depths = tuple(rng.choice(d) for d in ([1, 2, 3], [1, 2, 3], [2, 3, 6], [1, 2]))
+        stem = widths[0]
+        o["kernel"] = rng.choice([7, 7, 5, 3])
+        res = min(res, 224)
+    elif family == "shufflev2":
+        widths = tuple(_round(w * m, 4, 16) for w in (116, 232, 464))
+        depths = (rng.choice([2, 4]), rng.choice([4, 6, 8]), rng.choice([2, 4]))
+        stem = rng.choice([16, 24, 32])
+        o.update(kernel=rng.choice([3, 5]), act=rng.choice(["relu", "hswish"]),
+                 last=rng.choice([512, 1024]))
+    elif family == "shufflev1":
+        g = rng.choice([2, 3, 4, 8])
+        base = {2: (200, 400, 800), 3: (240, 480, 960), 4: (272, 544, 1088), 8: (384, 768, 1536)}[g]
+        widths = tuple(_round(w * m, 4 * g, 4 * g) for w in base)
+        depths = (rng.choice([2, 4]), rng.choice([4, 8]), rng.choice([2, 4]))
+        stem = 24
+        o["groups"] = g
+    elif family == "dense":
+        widths = ()
+        depths = tuple(rng.choice(d) for d in ([2, 4, 6], [4, 8, 12], [6, 12, 16], [4, 8]))
+        stem = _round(64 * m)
+        o["growth"] = rng.choice([12, 16, 24, 32])
+        res = min(res, 224)
+    elif family == "inception":
+        widths = tuple(_round(w * m, 8, 32) for w in (256, 480, 832))
+        depths = (rng.choice([1, 2]), rng.choice([2, 3, 5]), rng.choice([1, 2]))
+        stem = _round(64 * m)
+        o["big_kernel"] = rng.choice([3, 5])
+        res = min(res, 224)
+    elif family == "shift":
+        widths = tuple(_round(w * m) for w in (32, 64, 128, 256))
+        depths = tuple(rng.choice([1, 2, 3]) for _ in range(4))
+        stem = _round(32 * m)
+        o.update(kernel=rng.choice([3, 3, 5]), expansion=rng.choice([1, 2, 3]))
+    elif family == "mixconv":
+        widths = tuple(_round(w * m) for w in (16, 24, 40, 80, 120, 200))
+        depths = (1,) + tuple(rng.choice([1, 2, 3]) for _ in range(5))
+        stem = _round(16 * m)
+        o.update(act=rng.choice(["silu", "relu"]), expansion=rng.choice([3, 6]))
+    elif family == "multires":
+        widths = (_round(18 * m * 1.5), _round(36 * m * 1.5))
+        depths = tuple(rng.choice([1, 2]) for _ in range(rng.choice([2, 3, 4])))
+        stem = _round(32 * m)
+        res = min(res, 192)
+    elif family == "ghost":
+        widths = tuple(_round(w * m, 4, 8) for w in (16, 24, 40, 80, 112, 160))
+        depths = (1,) + tuple(rng.choice([1, 2, 3]) for _ in range(5))
+        stem = _round(16 * m, 4, 8)
+        o["se"] = rng.random() < 0.7
+    else:
+        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    if rng.random() < 0.15:
+        o["head_hidden"] = rng.choice([512, 1024])
+    return FamilySpec(family, res, stem, widths, depths, tuple(sorted(o.items())))
+
+
+def sample_specs(n: int, seed: int = CALIBRATION_SEED) -> List[FamilySpec]:
+    """``n`` distinct specs, the families taken in turn (so any prefix covers them all)."""
+    rng = random.Random(seed)
+    out, seen = [], set()
+    i = 0
+    while len(out) < n:
+        spec = sample_spec(rng, FAMILIES[i % len(FAMILIES)])
+        if spec not in seen:
+            seen.add(spec)
+            out.append(spec)
+            i += 1
+    return out
+
+
+VALIDATION_SEED = 2_000_029
+
+
+def calibration_specs(n: int) -> List[FamilySpec]:
+    return sample_specs(n, CALIBRATION_SEED)
+
+
+def validation_specs(n: int, n_calibration: int = 400) -> List[FamilySpec]:
+    """Held-out networks of the same families (another seed, none equal to the first
+    ``n_calibration`` calibration specs): the in-space check, secondary to the foreign set."""
+    taken = set(calibration_specs(n_calibration))
+    return [s for s in sample_specs(n + n_calibration, VALIDATION_SEED) if s not in taken][:n]
+
+
+#: the drift reference: a fixed mid-size network (~20-40 ms at one thread on a 2-core x86 VM),
+#: timed interleaved with the calibration networks and again at validation / prediction
+REFERENCE = FamilySpec("resnet", 160, 48, (48, 96, 192, 384), (1, 2, 2, 1), (("act", "relu"),))
+
+
+def resolve(name: str) -> FamilySpec:
+    """``families:calibration:I``, ``families:validation:I`` or ``families:reference``."""
+    parts = name.split(":")
+    if parts == ["families", "reference"]:
+        return REFERENCE
+    if len(parts) != 3 or parts[0] != "families" or parts[1] not in ("calibration", "validation") \
+            or not parts[2].isdigit():
+        raise KeyError(f"bad family network name {name!r} (expected families:calibration:N, "
+                       f"families:validation:N or families:reference)")
+    i = int(parts[2])
+    specs = calibration_specs(i + 1) if parts[1] == "calibration" else validation_specs(i + 1)
+    return specs[i]
+
+
+def build(spec: FamilySpec) -> nn.Module:
+    torch.manual_seed(0)
+    return FamilyNet(spec).eval()

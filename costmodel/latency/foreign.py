@@ -1,0 +1,447 @@
+"""Latency validation on networks nobody on this project wrote.
+
+The **foreign set** (``costmodel/latency/foreign_set.json``, frozen before any tuning for it):
+every torchvision CNN classifier up to 20 G multiply-adds and 53 timm CNNs of 24 families not in
+the calibration space.  :func:`measure` times them (and the zoo, and held-out networks of the
+calibration families as the secondary, in-space set) end to end, each in a fresh process
+(:mod:`costmodel.latency.fresh`), at 1 and 2 threads, with the **drift reference**
+(``families:reference``, the same network the profile timed during calibration) timed before
+every :data:`REFERENCE_EVERY` models: the machine's speed relative to calibration time is the
+median of those reference times over the calibration-time median, and the report gives every
+figure raw and corrected by that factor.  :func:`report` writes ``reports/latency``: the foreign
+set first (within +-5% / +-10%, MAPE, RMSE per thread count, per family and per model, against
+the FLOPs-proportional and linear FLOPs+MAC baselines fitted on the same calibration networks),
+the calibration's leave-one-family-out figures, the in-space networks and the zoo after.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from costmodel.latency import drift as drift_mod, files
+from costmodel.latency.profile import REFERENCE_NAME, DeviceProfile
+
+SET_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "foreign_set.json")
+REFERENCE_EVERY = 10
+#: a drift factor further than this from 1 (percent) is flagged
+DRIFT_FLAG_PCT = 5.0
+
+
+def foreign_set(path: str = SET_PATH) -> dict:
+    """The frozen foreign validation set (``models``: spec, family, input, gmadds)."""
+    class _Err(ValueError):
+        pass
+    doc = files.read_json(path, _Err)
+    if doc.get("format") != "costmodel-foreign-validation-set":
+        raise ValueError(f"{path} is not a foreign validation set")
+    return doc
+
+
+def model_names(n_in_space: int = 30, zoo: bool = True) -> Dict[str, str]:
+    """name -> set ("foreign", "zoo", "in-space") of every model the report measures."""
+    from costmodel import zoo as zoo_mod
+    names = {m["spec"]: "foreign" for m in foreign_set()["models"]}
+    if zoo:
+        names.update({n: "zoo" for n in zoo_mod.names()})
+    names.update({f"families:validation:{i}": "in-space" for i in range(n_in_space)})
+    return names
+
+
+def family_of(name: str) -> str:
+    for m in foreign_set()["models"]:
+        if m["spec"] == name:
+            return m["family"]
+    if name.startswith("families:"):
+        from costmodel.latency import families
+        return families.resolve(name).family
+    try:
+        from costmodel import zoo
+        return zoo.entry(name).family
+    except Exception:
+        return "?"
+
+
+def measure(names: Sequence[str], threads: Sequence[int] = (1, 2), e2e_time_s: float = 0.5,
+            progress: bool = True, clock: str = "wall", reference_every: int = REFERENCE_EVERY):
+    """(timing entries, reference rows): each named model end to end in a fresh process at each
+    thread count; the drift reference before every ``reference_every`` models and at the end."""
+    from costmodel.latency import fresh, machine as machine_mod
+    from costmodel.latency.calibrate import _time_reference
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(names) * len(threads), desc="measure", unit="run", mininterval=1.0)
+    entries, refs = [], []
+    mach = machine_mod.describe()
+
+    def reference(i):
+        for t in threads:
+            refs.append({"index": i, "threads": int(t), "ms": _time_reference(t, clock, e2e_time_s)})
+
+    for i, name in enumerate(names):
+        if i % reference_every == 0:
+            reference(i)
+        for t in threads:
+            try:
+                e = fresh.time_named(name, t, min_time_s=e2e_time_s, repeats=3, clock=clock,
+                                     min_runs=6)
+            except RuntimeError as exc:
+                warnings.warn(f"{name}: {exc}")
+                continue
+            total = e.pop("median")
+            shape = e.pop("input_shape", [])
+            entries.append({"name": name, "threads": int(t), "total_ms": float(total),
+                            "input_shape": shape, "total_ms_spread": e,
+                            "machine": dict(mach, threads=int(t))})
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(name[:40])
+    reference(len(names))
+    if bar is not None:
+        bar.close()
+    return entries, refs
+
+
+def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, str],
+             drift: Dict[int, dict]) -> pd.DataFrame:
+    """One row per (model, threads): measured, predicted raw and drift-corrected, baselines."""
+    from costmodel.latency.features import op_table
+    from costmodel.latency.named import resolve_model
+    from costmodel.latency.predict import predict_table
+    rows = []
+    tables = {}
+    for e in entries:
+        name, t = e["name"], int(e["threads"])
+        if t not in profile.threads:
+            continue
+        if name not in tables:
+            model, shape = resolve_model(name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tables[name] = op_table(model, shape)[0]
+        table = tables[name]
+        t0 = time.perf_counter()
+        _, pred, _ = predict_table(table, profile, t)
+        dt = time.perf_counter() - t0
+        flops, mac = float(table["flops"].sum()), float(table["mac"].sum())
+        f = drift.get(t, {}).get("factor", 1.0)
+        spread = e.get("total_ms_spread") or {}
+        rows.append({"name": name, "set": sets.get(name, "other"), "family": family_of(name),
+                     "threads": t, "measured_ms": float(e["total_ms"]), "pred_ms": pred,
+                     "pred_corrected_ms": pred * f,
+                     "flops_ms": profile.baseline("flops", flops, mac, t),
+                     "flops_mac_ms": profile.baseline("flops_mac", flops, mac, t),
+                     "flops_corrected_ms": profile.baseline("flops", flops, mac, t) * f,
+                     "flops_mac_corrected_ms": profile.baseline("flops_mac", flops, mac, t) * f,
+                     "madds": float(table["madds"].sum()), "mac": mac,
+                     "layout_spread_pct": spread.get("layout_spread_pct"),
+                     "repeat_spread_pct": spread.get("repeat_spread_pct"),
+                     "predict_s": dt})
+    df = pd.DataFrame(rows)
+    if len(df):
+        df["error_pct"] = 100 * (df["pred_ms"] / df["measured_ms"] - 1)
+        df["error_corrected_pct"] = 100 * (df["pred_corrected_ms"] / df["measured_ms"] - 1)
+    return df
+
+
+PREDICTORS = (("pred_corrected_ms", "costmodel (drift-corrected)"), ("pred_ms", "costmodel (raw)"),
+              ("flops_corrected_ms", "FLOPs-proportional"),
+              ("flops_mac_corrected_ms", "linear FLOPs+MAC"))
+
+
+def stats(models: pd.DataFrame, by: Sequence[str] = ("set", "threads")) -> pd.DataFrame:
+    from costmodel.latency.validate import error_stats
+    out = []
+    for key, g in models.groupby(list(by)):
+        key = key if isinstance(key, tuple) else (key,)
+        for col, label in PREDICTORS:
+            out.append({**dict(zip(by, key)), "predictor": label, **error_stats(g[col], g["measured_ms"])})
+    return pd.DataFrame(out)
+
+
+def _f(v, nd=1):
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{nd}f}"
+
+
+def scatter(models: pd.DataFrame, path: str) -> None:
+    """Predicted (drift-corrected) vs measured per thread count, every foreign model labelled,
+    the baselines beside, nothing clipped."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from costmodel.plots.savefig import save_figure
+
+    threads = sorted(models["threads"].unique())
+    fig, axes = plt.subplots(1, len(threads), figsize=(11 * len(threads), 11), squeeze=False)
+    markers = {"foreign": "o", "zoo": "s", "in-space": "^"}
+    for ax, t in zip(axes[0], threads):
+        g = models[models["threads"] == t]
+        vals = pd.concat([g["measured_ms"], g["pred_corrected_ms"], g["flops_corrected_ms"],
+                          g["flops_mac_corrected_ms"]])
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        lo, hi = float(vals.min()) / 1.5, float(vals.max()) * 1.5
+        xs = np.array([lo, hi])
+        ax.fill_between(xs, xs * 0.9, xs * 1.1, color="0.88", label="within +-10%")
+        ax.plot(xs, xs, "k-", lw=0.8)
+        for col, color, label in (("flops_corrected_ms", "tab:blue", "FLOPs-proportional"),
+                                  ("flops_mac_corrected_ms", "tab:green", "linear FLOPs+MAC"),
+                                  ("pred_corrected_ms", "tab:red", "costmodel")):
+            for st, mk in markers.items():
+                gg = g[g["set"] == st]
+                if len(gg):
+                    ax.scatter(gg["measured_ms"], gg[col], marker=mk, s=26 if col == "pred_corrected_ms" else 14,
+                               color=color, alpha=0.95 if col == "pred_corrected_ms" else 0.35,
+                               edgecolors="none", label=f"{label}, {st}")
+        for r in g[g["set"] == "foreign"].itertuples():
+            ax.annotate(r.name.split(":", 1)[-1], (r.measured_ms, r.pred_corrected_ms), fontsize=5.5,
+                        xytext=(3, -2), textcoords="offset points", color="0.15")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("measured end-to-end latency (ms, median, fresh process, batch 1)")
+        ax.set_ylabel("predicted latency (ms, drift-corrected)")
+        ax.set_title(f"{t} thread(s): foreign set (circles, labelled), zoo (squares), "
+                     f"in-space held-out (triangles)")
+        ax.legend(fontsize=8, loc="upper left", ncol=2)
+    fig.tight_layout()
+    try:
+        save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
+
+
+def error_plot(models: pd.DataFrame, path: str) -> None:
+    """Signed error per foreign model, sorted, one panel per thread count."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from costmodel.plots.savefig import save_figure
+
+    f = models[models["set"] == "foreign"]
+    threads = sorted(f["threads"].unique())
+    fig, axes = plt.subplots(len(threads), 1, figsize=(22, 5.5 * len(threads)), squeeze=False)
+    for ax, t in zip(axes[:, 0], threads):
+        g = f[f["threads"] == t].sort_values("error_corrected_pct")
+        colors = ["tab:red" if abs(v) > 10 else "tab:gray" for v in g["error_corrected_pct"]]
+        ax.bar(range(len(g)), g["error_corrected_pct"], color=colors)
+        ax.axhspan(-10, 10, color="0.92", zorder=0)
+        ax.set_xticks(range(len(g)))
+        ax.set_xticklabels([n.split(":", 1)[-1] for n in g["name"]], rotation=90, fontsize=6)
+        ax.set_ylabel("prediction error (%), drift-corrected")
+        ax.set_title(f"foreign set, {t} thread(s): signed error per model (red: beyond +-10%)")
+    fig.tight_layout()
+    try:
+        save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
+
+
+def _table(df: pd.DataFrame, cols, headers, nds) -> List[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for r in df.itertuples(index=False):
+        cells = []
+        for c, nd in zip(cols, nds):
+            v = getattr(r, c)
+            cells.append(_f(float(v), nd) if isinstance(v, (int, float, np.floating, np.integer))
+                         and not isinstance(v, bool) and nd is not None else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dict[int, dict],
+          refs: pd.DataFrame, run: dict) -> str:
+    """The report's files and README text."""
+    from costmodel.latency.quiet import describe as describe_quiet
+    files.write_csv(os.path.join(out_dir, "models.csv"), models)
+    st = stats(models)
+    fam = stats(models[models["set"] == "foreign"], by=("family", "threads"))
+    files.write_csv(os.path.join(out_dir, "error_stats.csv"), st)
+    files.write_csv(os.path.join(out_dir, "family_stats.csv"), fam)
+    if refs is not None and len(refs):
+        files.write_csv(os.path.join(out_dir, "reference.csv"), refs)
+    scatter(models, os.path.join(out_dir, "scatter.png"))
+    error_plot(models, os.path.join(out_dir, "errors.png"))
+    cal = profile.calibration
+    fs = foreign_set()
+    m = profile.machine
+    L = ["# Latency prediction: validation on networks nobody here wrote", ""]
+    if run.get("command"):
+        L += ["Regenerate with:", "", f"    {run['command']}", ""]
+    L += [f"Machine: {m.get('cpu_model')} ({m.get('logical_cpus')} logical CPUs), torch "
+          f"{m.get('torch')}. Batch 1, float32, `torch.inference_mode()`, threads pinned. Every "
+          f"end-to-end time is the median over 3 copies of the model at fresh addresses, each "
+          f"model timed in a fresh process.", "",
+          f"Profile: method `{cal.get('method', 'replay')}`, calibrated {cal.get('created')} in "
+          f"{_f(cal.get('wall_s', float('nan')) / 60, 1)} min (budget {_f(cal.get('budget_s', 0) / 60, 1)} "
+          f"min), {cal.get('network_runs')} calibration-network runs of "
+          f"{len((profile.threads[profile.thread_counts[0]].get('stats') or {}).get('families') or {})} "
+          f"families ({cal.get('op_samples')} in-network op samples). No foreign model, and no "
+          f"model of a foreign model's code, is among the calibration networks.", "",
+          f"Foreign set: `costmodel/latency/foreign_set.json`, {len(fs['models'])} models, frozen "
+          f"{fs['frozen']} at commit {fs['frozen_at_commit'][:10]} before any tuning for it. "
+          f"Evaluations of the frozen set while the method was developed, this run included: "
+          f"{run.get('foreign_evaluations', '?')}.", ""]
+    if run.get("durations_s"):
+        L += ["Durations: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in run["durations_s"].items()), ""]
+    for k, w in (run.get("quiet") or {}).items():
+        L += [f"Machine load during {k}: {describe_quiet(w)}.", ""]
+    # drift
+    L += ["## Machine drift", ""]
+    if drift:
+        for t, d in sorted(drift.items()):
+            flag = " **(beyond +-5%: the machine's speed changed)**" if abs(d["factor"] - 1) * 100 > DRIFT_FLAG_PCT else ""
+            L.append(f"- {t} thread(s): the drift reference (`{REFERENCE_NAME}`, {_f(d['calibration_ms'], 2)} ms "
+                     f"at calibration, spread {_f(d['calibration_spread_pct'])}% over its calibration timings) "
+                     f"now takes {d['factor']:.3f}x as long (median of {d['n']} timings interleaved with "
+                     f"the measured models; interquartile range of the ratios {_f(d['spread_pct'])} "
+                     f"percentage points){flag}. Corrected figures multiply every prediction by this factor.")
+        L.append("")
+    else:
+        L += ["No drift reference in the profile: raw figures only.", ""]
+    # headline
+    L += ["## Foreign set (headline)", ""]
+    fst = st[st["set"] == "foreign"].copy()
+    L += _table(fst, ["threads", "predictor", "n", "within5", "within10", "mape", "rmse_ms"],
+                ["threads", "predictor", "n", "within +-5 %", "within +-10 %", "MAPE %", "RMSE ms"],
+                [0, None, 0, 1, 1, 1, 3]) + [""]
+    lofo = {t: (profile.threads[t].get("stats") or {}).get("leave_one_family_out") for t in profile.thread_counts}
+    if any(lofo.values()):
+        L += ["## Leave one family out (calibration networks)", "",
+              "Each family's calibration networks predicted by a profile fitted without that family "
+              "(same model types, refitted): how the predictor does on a family it never saw.", ""]
+        rows = []
+        for t, res in lofo.items():
+            for fam_name, r in sorted((res or {}).items()):
+                rows.append({"threads": t, "family": fam_name, **r})
+        if rows:
+            L += _table(pd.DataFrame(rows), ["threads", "family", "n", "within10", "mape", "median_error_pct"],
+                        ["threads", "left-out family", "networks", "within +-10 %", "MAPE %", "median error %"],
+                        [0, None, 0, 1, 1, 1]) + [""]
+    L += ["## Foreign set per family", ""]
+    ff = fam[fam["predictor"] == "costmodel (drift-corrected)"]
+    L += _table(ff, ["family", "threads", "n", "within10", "mape", "rmse_ms"],
+                ["family", "threads", "n", "within +-10 %", "MAPE %", "RMSE ms"],
+                [None, 0, 0, 1, 1, 3]) + [""]
+    L += ["## Other sets", "",
+          "The zoo (this project's own models) and held-out networks of the calibration families "
+          "(another seed: the in-space check).", ""]
+    ost = st[st["set"] != "foreign"]
+    L += _table(ost, ["set", "threads", "predictor", "n", "within10", "mape", "rmse_ms"],
+                ["set", "threads", "predictor", "n", "within +-10 %", "MAPE %", "RMSE ms"],
+                [None, 0, None, 0, 1, 1, 3]) + [""]
+    L += ["## Every model", "", "Errors in percent, drift-corrected and raw.", ""]
+    mm = models.sort_values(["set", "family", "name", "threads"])
+    L += _table(mm, ["set", "family", "name", "threads", "measured_ms", "pred_corrected_ms",
+                     "error_corrected_pct", "error_pct", "flops_corrected_ms", "flops_mac_corrected_ms",
+                     "layout_spread_pct"],
+                ["set", "family", "model", "threads", "measured ms", "predicted ms", "error %",
+                 "raw error %", "FLOPs-prop. ms", "FLOPs+MAC ms", "layout spread %"],
+                [None, None, None, 0, 3, 3, 1, 1, 3, 3, 1]) + [""]
+    pred_s = models["predict_s"].median() if len(models) else float("nan")
+    L += [f"Prediction time: median {1e3 * pred_s:.2f} ms per model for `predict_table` (the "
+          f"prediction from the traced op table).", "",
+          "Files: `models.csv` (every row above), `error_stats.csv`, `family_stats.csv`, "
+          "`reference.csv` (drift reference timings), `timings.json` (the measurements), "
+          "`profile.json`, `scatter.png`, `errors.png`.", ""]
+    text = "\n".join(L)
+    files.write_text(os.path.join(out_dir, "README.md"), text)
+    return text
+
+
+def render(out_dir: str = "reports/latency") -> str:
+    """Rewrite ``out_dir``'s README, tables and plots from its ``timings.json``,
+    ``reference.csv`` and ``profile.json``, timing nothing."""
+    from costmodel.latency import timings
+    paths = {k: os.path.join(out_dir, f) for k, f in (("timings", "timings.json"),
+                                                     ("profile", "profile.json"),
+                                                     ("reference", "reference.csv"),
+                                                     ("run", "run.json"))}
+    for k in ("timings", "profile"):
+        if not os.path.isfile(paths[k]):
+            raise FileNotFoundError(f"{paths[k]} is missing: nothing to render")
+    doc = timings.load(paths["timings"])
+    prof = DeviceProfile.load(paths["profile"])
+    refs = pd.read_csv(paths["reference"]) if os.path.exists(paths["reference"]) else pd.DataFrame()
+    run_info = files.read_json(paths["run"], ValueError) if os.path.exists(paths["run"]) else {}
+    entries = [{"name": e["name"], "threads": e["threads"], "total_ms": e["total_ms"],
+                "total_ms_spread": e.get("total_ms_spread") or {}} for e in doc["models"]]
+    sets = model_names(int(run_info.get("n_in_space", 30)))
+    drift = drift_mod.factors(prof, refs)
+    return write(out_dir, evaluate(entries, prof, sets, drift), prof, drift, refs, run_info)
+
+
+EVALUATIONS_LOG = "foreign_evaluations.csv"
+
+
+def _log_evaluation(out_dir: str, profile: DeviceProfile) -> int:
+    """Append this run to ``out_dir``'s log of evaluations of the frozen set; their number."""
+    import datetime
+    import subprocess
+    path = os.path.join(out_dir, EVALUATIONS_LOG)
+    rows = pd.read_csv(path) if os.path.exists(path) else pd.DataFrame(
+        columns=["date", "commit", "profile_created"])
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=os.path.dirname(SET_PATH)).stdout.strip()
+    except OSError:
+        commit = ""
+    rows.loc[len(rows)] = [datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), commit,
+                           profile.calibration.get("created", "")]
+    files.write_csv(path, rows)
+    return len(rows)
+
+
+def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float] = None,
+        threads: Sequence[int] = (1, 2), n_in_space: int = 30, progress: bool = True,
+        e2e_time_s: float = 0.5, command: str = "", clock: str = "wall",
+        foreign_evaluations: Optional[int] = None) -> str:
+    """Calibrate (unless ``profile``), measure every set, write the report; returns README."""
+    from costmodel.latency import machine as machine_mod, timings
+    from costmodel.latency.calibrate import DEFAULT_BUDGET_S, calibrate
+    from costmodel.latency.predict import as_profile
+    from costmodel.latency.quiet import CpuWatch
+
+    os.makedirs(out_dir, exist_ok=True)
+    t0 = time.perf_counter()
+    durations = {}
+    if profile is None:
+        prof = calibrate(out=os.path.join(out_dir, "profile.json"), budget_s=budget_s or DEFAULT_BUDGET_S,
+                         threads=threads, progress=progress, clock=clock,
+                         samples_out=os.path.join(out_dir, "calibration_samples.csv"))
+        durations["calibration"] = time.perf_counter() - t0
+    else:
+        prof = as_profile(profile)
+        prof.save(os.path.join(out_dir, "profile.json"))
+    sets = model_names(n_in_space)
+    if foreign_evaluations is None:
+        foreign_evaluations = _log_evaluation(out_dir, prof)
+    t1 = time.perf_counter()
+    watch = CpuWatch().start()
+    entries, refs = measure(list(sets), threads, e2e_time_s, progress, clock)
+    quiet_m = watch.stop()
+    durations["measurement"] = time.perf_counter() - t1
+    doc = {"format": timings.FORMAT, "version": timings.VERSION, "machine": machine_mod.describe(),
+           "quiet": quiet_m,
+           "models": [{"name": e["name"], "input_shape": e["input_shape"], "threads": e["threads"],
+                       "clock": clock,
+                       "total_ms": e["total_ms"], "total_ms_spread": timings.nan_to_null(e["total_ms_spread"]),
+                       "layer_sum_ms": None, "layers": []} for e in entries]}
+    files.write_text(os.path.join(out_dir, "timings.json"), json.dumps(doc, indent=1) + "\n")
+    refs_df = pd.DataFrame(refs)
+    drift = drift_mod.factors(prof, refs_df)
+    models = evaluate(entries, prof, sets, drift)
+    durations["total"] = time.perf_counter() - t0
+    quiet = {"calibration": prof.calibration.get("quiet"), "measurement": quiet_m}
+    run_info = {"command": command, "durations_s": durations, "n_in_space": n_in_space,
+                "quiet": {k: v for k, v in quiet.items() if v},
+                "foreign_evaluations": foreign_evaluations}
+    files.write_json(os.path.join(out_dir, "run.json"), run_info)
+    return write(out_dir, models, prof, drift, refs_df, run_info)
