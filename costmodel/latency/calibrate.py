@@ -408,13 +408,15 @@ def fit_baselines(nets: pd.DataFrame) -> dict:
     return out
 
 
-def fit_ops(ops: pd.DataFrame, types: Optional[Dict[str, str]] = None):
+def fit_ops(ops: pd.DataFrame, types: Optional[Dict[str, str]] = None, unbias: Optional[bool] = None):
     """Per-key, per-kind and default op-time models; returns (models, stats).  Model selection
     cross-validates with whole networks held out when the samples say which network they came
     from (``network`` column).  ``types`` (key -> model type) skips the selection and fits those
     types directly (the leave-one-family-out refits)."""
     models: Dict[str, dict] = {}
     stats: Dict[str, dict] = {}
+    if unbias is None:  # in-network samples feed sums directly: make every model unbiased in sum
+        unbias = "network" in ops
 
     def fit_one(key, g, candidates=("roofline", "linear", "boosted")):
         y = g["measured_ms"].to_numpy(dtype=float)
@@ -424,9 +426,12 @@ def fit_ops(ops: pd.DataFrame, types: Optional[Dict[str, str]] = None):
                 return {"type": "constant", "ms": float(np.median(y)), "n": int(len(y))}
             m = fit.FITTERS[t](g.reset_index(drop=True), y)
             m["n"] = int(len(y))
-            return m
+            return fit.unbias(m, g.reset_index(drop=True), y) if unbias else m
         groups = g["network"].to_numpy() if "network" in g else None
-        return fit.select_model(g, y, candidates=candidates, groups=groups)
+        m = fit.select_model(g, y, candidates=candidates, groups=groups)
+        if unbias and m["type"] != "constant":
+            m = fit.unbias(m, g.reset_index(drop=True), y)
+        return m
 
     models["default"] = fit_one("default", ops, candidates=("roofline", "linear"))
     for kind, g in ops.groupby("kind"):

@@ -316,6 +316,8 @@ def _check_model(m, where: str, depth: int = 0) -> None:
         raise ProfileError(f"{where} is not a model (type must be linear, roofline, boosted or "
                            f"constant)")
     t = m["type"]
+    if "scale" in m:  # the ratio-of-sums correction (fit.unbias)
+        checks.number(m["scale"], f"{where}.scale", ProfileError, positive=True, hi=1e3)
     if t == "linear":
         _check_linear(m, where, ["one"] + list(_FEATURES))
     elif t == "roofline":
