@@ -372,3 +372,28 @@ def test_subclass_without_own_forward_keeps_the_formula():
 
     rep = analyze(Named(3, 8, 3), (1, 3, 8, 8))
     assert rep.layers["kind"].tolist() == ["conv"]
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs given the way other tools take them
+# ---------------------------------------------------------------------------------------------
+def test_example_tensor_gives_shape_and_dtype():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
+    a = costmodel.analyze(model, torch.randn(2, 3, 16, 16))
+    b = costmodel.analyze(model, (2, 3, 16, 16))
+    assert a.total == b.total and a.graph.inputs[0].shape == (2, 3, 16, 16)
+    ids = costmodel.analyze(TokenModel(), torch.zeros(2, 12, dtype=torch.long))
+    assert ids.graph.inputs[0].dtype == torch.long
+
+
+def test_missing_batch_dimension_gets_a_hint():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 14 * 14, 10))
+    with pytest.raises(costmodel.TraceError, match="no batch dimension: did you mean 1x3x16x16"):
+        costmodel.analyze(model, (3, 16, 16))
+
+
+def test_a_shape_whose_storage_would_overflow_is_a_shape_error():
+    with pytest.raises(costmodel.ShapeError, match="more than"):
+        costmodel.analyze(nn.Identity(), (1, 3, 10 ** 8, 10 ** 8))
+    with pytest.raises(costmodel.ShapeError, match="more than"):
+        costmodel.analyze(nn.Identity(), "1x3x224x" + "9" * 40)
