@@ -256,6 +256,38 @@ def _table(df: pd.DataFrame, cols, headers, nds) -> List[str]:
     return lines
 
 
+def _reading(st: pd.DataFrame) -> List[str]:
+    """How to read the headline: the foreign figure next to the in-space one of the same run
+    (networks of the calibration families themselves) and next to the best baseline."""
+    out = []
+    main = "costmodel (drift-corrected)"
+    for t in sorted(st["threads"].unique()):
+        g = st[(st["threads"] == t)]
+        pick = lambda s, p: g[(g["set"] == s) & (g["predictor"] == p)]  # noqa: E731
+        fo, ins = pick("foreign", main), pick("in-space", main)
+        if fo.empty:
+            continue
+        base = g[(g["set"] == "foreign") & g["predictor"].isin(["FLOPs-proportional", "linear FLOPs+MAC"])]
+        best = base.sort_values("rmse_ms").iloc[0] if len(base) else None
+        line = (f"- {t} thread(s): foreign set {fo.iloc[0]['within10']:.1f}% within +-10% "
+                f"(MAPE {fo.iloc[0]['mape']:.1f}%)")
+        if not ins.empty:
+            line += (f"; in the same run the in-space held-out networks, drawn from the calibration "
+                     f"families' own generator, {ins.iloc[0]['within10']:.1f}% (MAPE "
+                     f"{ins.iloc[0]['mape']:.1f}%)")
+        if best is not None:
+            beat = fo.iloc[0]["rmse_ms"] < best["rmse_ms"]
+            line += (f"; RMSE {fo.iloc[0]['rmse_ms']:.1f} ms against {best['rmse_ms']:.1f} ms for the "
+                     f"better baseline ({best['predictor']}): "
+                     + ("costmodel better" if beat else "**the baseline is better**"))
+        out.append(line + ".")
+    if out:
+        out.append("- Where the in-space figure is as low as the foreign one, the error comes from the "
+                   "machine (speed changes between calibration and measurement, noise), not from the "
+                   "networks being foreign: compare the drift section above.")
+    return out
+
+
 def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dict[int, dict],
           refs: pd.DataFrame, run: dict) -> str:
     """The report's files and README text."""
@@ -291,6 +323,8 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
           f"{run.get('foreign_evaluations', '?')}.", ""]
     if run.get("durations_s"):
         L += ["Durations: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in run["durations_s"].items()), ""]
+    if run.get("note"):
+        L += [f"Note: {run['note']}.", ""]
     for k, w in (run.get("quiet") or {}).items():
         L += [f"Machine load during {k}: {describe_quiet(w)}.", ""]
     # drift
@@ -312,6 +346,7 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
     L += _table(fst, ["threads", "predictor", "n", "within5", "within10", "mape", "rmse_ms"],
                 ["threads", "predictor", "n", "within +-5 %", "within +-10 %", "MAPE %", "RMSE ms"],
                 [0, None, 0, 1, 1, 1, 3]) + [""]
+    L += _reading(st) + [""]
     lofo = {t: (profile.threads[t].get("stats") or {}).get("leave_one_family_out") for t in profile.thread_counts}
     if any(lofo.values()):
         L += ["## Leave one family out (calibration networks)", "",
