@@ -90,9 +90,9 @@ def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List
             "every op (conv, linear, norm, pooling, element-wise ...); `madds conv+fc` only conv "
             "and linear layers, which is what the papers count, so the `madds gap` compares that "
             "one with the paper. Gaps are (costmodel - paper) / paper; `-` where the paper gives "
-            "no figure. MAC: memory access cost in elements (ShuffleNetV2's definition). Each "
-            "model's docstring explains its remaining gap.", "",
-            zoo_tables.zoo_table_markdown(table)]
+            "no figure. MAC: memory access cost in elements (ShuffleNetV2's definition). Gaps "
+            "beyond the tests' tolerances are listed under the table with their reasons.", "",
+            zoo_tables.zoo_table_markdown(table), zoo_tables.gaps_markdown(table)]
     fileio.write_text(md_path, "\n".join(text))
     return [md_path, csv_path]
 

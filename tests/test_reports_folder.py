@@ -134,3 +134,22 @@ def test_model_report_carries_predicted_layer_times(tmp_path):
     html_text = (tmp_path / "models" / "squeezenet1_1.html").read_text()
     assert "predicted time share" in html_text
     assert "pred_ms" not in zoo_report("squeezenet1_1").layers  # cache left untouched
+
+
+def test_reports_only_zoo_writes_the_zoo_table_and_its_gaps(tmp_path, capsys, monkeypatch):
+    """``costmodel reports --only zoo`` rewrites zoo.md / zoo.csv and nothing else, timing nothing."""
+    def no_timing(*a, **k):
+        raise AssertionError("--only zoo must not time anything")
+
+    monkeypatch.setattr(reports_folder, "_latency", no_timing)
+    monkeypatch.setattr(reports_folder, "_guideline_report", no_timing)
+    names = ["mobilenet_v2_x1_4", "shufflenet_v2_x1_0"]
+    assert cli.run(["reports", "--out", str(tmp_path), "--only", "zoo", "--models"] + names) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zoo.csv", "zoo.md"]
+    md = (tmp_path / "zoo.md").read_text()
+    gaps = md.split("\n## Gaps\n", 1)[1]
+    # MobileNetV2 1.4: 6.11M params against Table 4's 6.9M, with its reason; ShuffleNetV2 1.0x
+    # matches Table 5 to rounding and is not listed
+    assert "`mobilenet_v2_x1_4` params -11.5%" in gaps and "6.06M" in gaps
+    assert "shufflenet_v2_x1_0" not in gaps
+    assert "nothing timed" in capsys.readouterr().out
