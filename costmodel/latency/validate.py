@@ -620,7 +620,7 @@ def set_summary_lines(models: pd.DataFrame) -> List[str]:
         lines.append(f"{SET_LABELS.get(r.group, r.group) + ',':27s} {r.threads} thread(s) "
                      f"{r.predictor:20s}: n {r.n}, RMSE {r.rmse_ms:.3f} ms, MAPE {r.mape:.1f}%, "
                      f"within +-5% {r.within5:.0f}%, within +-10% {r.within10:.0f}%")
-    lines += ["Per set, as reports/latency/README.md's end-to-end table (sets zoo and sampled)",
-              "and the README's Latency section report them; a share over the sets together "
-              "would mix zoo models with held-out networks."]
+    lines += ["Per set, as reports/latency/README.md (foreign set first, then zoo and in-space",
+              "held-out networks) and the README's Latency section report them; a share over the "
+              "sets together would mix zoo models with held-out networks."]
     return lines
