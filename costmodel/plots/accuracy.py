@@ -21,7 +21,7 @@ import pandas as pd
 from costmodel.analysis import analyze
 from costmodel.plots.axes import log_limits
 from costmodel.plots.labels import place_labels
-from costmodel.plots.savefig import new_figure, save_figures, write_csv
+from costmodel.plots.savefig import add_caption, new_figure, save_figures, write_csv
 from costmodel.plots.styles import family_styles
 from costmodel.report import CostReport
 from costmodel.zoo import registry
@@ -302,7 +302,7 @@ def _draw_accuracy(m: Metric, data: pd.DataFrame, caption: str, title: Optional[
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5,
               frameon=False, title="family", title_fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.84, top=0.94, bottom=0.14)
-    fig.text(0.06, 0.015, caption, fontsize=7, wrap=True, va="bottom", ha="left", color="0.2")
+    add_caption(fig, caption, 0.06, 0.015)
     # frontier and user points first (their labels matter most), then left to right
     order = sorted(range(len(data)), key=lambda i: (not data["on_pareto"].iat[i],
                                                      data["origin"].iat[i] != "user",

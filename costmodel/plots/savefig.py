@@ -68,3 +68,15 @@ def write_csv(path: str, data, float_format: str = "%.6g") -> str:
     mkdir_for(path)
     fileio.write_text(path, data.to_csv(index=False, float_format=float_format))
     return str(path)
+
+
+def add_caption(fig, text: str, left: float = 0.06, bottom: float = 0.012,
+                fontsize: float = 7.0) -> None:
+    """``text`` under the axes, wrapped to the figure's width from ``left`` (by characters:
+    deterministic, never cut at the right edge)."""
+    import textwrap
+
+    width_pt = fig.get_figwidth() * 72 * (1 - left - 0.01)
+    chars = max(40, int(width_pt / (0.6 * fontsize)))
+    fig.text(left, bottom, textwrap.fill(text, chars), fontsize=fontsize, va="bottom", ha="left",
+             color="0.2")

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
-#: strong colours that read on white, pairwise distinct (matplotlib's tab10, then colours picked
-#: greedily for the largest CIELAB distance to those before; the tests check the distances)
+#: strong colours that read on white, pairwise distinct (matplotlib's tab10, then hues it lacks;
+#: the tests check their CIELAB distances)
 FAMILY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                 "#7f7f7f", "#bcbd22", "#17becf", "#0000ff", "#ff00ff", "#3c4d03", "#0165fc",
-                 "#ffb07c", "#ff0789", "#8fb67b", "#0add08", "#750851", "#9932cc")
+                 "#7f7f7f", "#bcbd22", "#17becf", "#000080", "#ff00ff", "#3c4d03", "#ffd700",
+                 "#ffb07c", "#ff0789", "#750851", "#008080", "#0add08", "#9932cc")
 #: filled markers, pairwise different shapes; the tuples are matplotlib (sides, style, angle)
-#: stars (4-, 6- and 3-pointed)
+#: stars (4- and 6-pointed), the last a club glyph
 Marker = Union[str, Tuple[int, int, int]]
 FAMILY_MARKERS: Tuple[Marker, ...] = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">", "p", "*",
-                                      "d", "H", "8", (4, 1, 0), (6, 1, 0), (3, 1, 0))
+                                      "d", "H", "8", (4, 1, 0), (6, 1, 0),
+                                      r"$\clubsuit$")
 MAX_FAMILIES = min(len(FAMILY_COLORS), len(FAMILY_MARKERS))
 #: the style of a user's own model in the accuracy plots (big, black-edged)
 USER_STYLE = ("#ff1493", "*")
