@@ -283,10 +283,11 @@ def error_plot(models: pd.DataFrame, path: str):
             ax.annotate(f"{v:+.0f}", (p, v), xytext=(0, 2 if v > 0 else -2),
                         textcoords="offset points", ha="center", va="bottom" if v > 0 else "top",
                         fontsize=5.5, rotation=90)
-        for a, b, st, within in starts:
-            ax.text((a + b) / 2, hi + 0.6 * pad,
-                    f"{st}: {b - a + 1} models, {within:.0f}% within +-10%",
-                    ha="center", va="center", fontsize=9, color=set_color(st))
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color=set_color(st), label=f"{st}: {b - a + 1} models, "
+                                 f"{within:.0f}% within +-10%") for a, b, st, within in starts],
+                  loc="upper left", fontsize=8, ncol=len(starts))
         ax.set_xticks(pos)
         ax.set_xticklabels(names, rotation=90, fontsize=5.5)
         ax.set_ylabel("prediction error (%), drift-corrected")
