@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 from costmodel import fileio  # noqa: E402
 from costmodel.latency import machine  # noqa: E402
 from costmodel.latency.profile import DeviceProfile  # noqa: E402
-from costmodel.latency.quiet import CpuWatch, describe  # noqa: E402
+from costmodel.latency.quiet import BUSY_PCT, CpuWatch, describe, is_busy  # noqa: E402
 from costmodel.sweep import run  # noqa: E402
 from costmodel.sweep.pieces import PieceCosts  # noqa: E402
 from costmodel.sweep.space import load_space  # noqa: E402
@@ -120,6 +120,12 @@ def main(argv=None) -> int:
                       f"its own block cache, so with 2 workers each analyzes most of the distinct "
                       f"pieces again; only the summing is split. Results are identical to the "
                       f"local run (checked)."]
+    if is_busy(quiet):
+        lines += ["", f"**Disturbed measurement**: other processes used "
+                      f"{quiet['other_cpu_pct']:.0f}% of one core during the local runs (more "
+                      f"than {BUSY_PCT:g}%), so every time above is slower than on a quiet "
+                      f"machine, and a second Ray worker had little free CPU to run on; rerun it "
+                      f"on an idle machine."]
     fileio.write_text(args.out, "\n".join(lines) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -48,7 +48,7 @@ def sweep_figure(df: pd.DataFrame, front: pd.DataFrame, x: str, y: str, title: s
               label=f"Pareto front ({len(front):,})")
     left.set_xlabel(axis_label(x))
     left.set_ylabel(axis_label(y))
-    left.legend(loc="lower right", frameon=False)
+    left.legend(loc="lower right", frameon=False, markerscale=4)
     left.grid(alpha=0.3)
     left.set_title("candidates and their Pareto front", fontsize=11)
 
