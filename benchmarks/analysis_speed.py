@@ -15,13 +15,17 @@ analyzed again, as a sweep over similar networks would) is given beside it.
   forward);
 * ``FlopCounterMode-meta``: ``torch.utils.flop_counter.FlopCounterMode`` around a forward of a
   meta-device copy of the model on a meta input;
-* ``forward``: one real forward pass under ``torch.no_grad()``.
+* ``forward``: one real forward pass under ``torch.no_grad()``;
+* ``predict``: ``costmodel.predict_latency(model, shape, profile, threads=1)`` with the committed
+  profile (``--profile``, default ``reports/latency/profile.json``), cold like costmodel: the
+  analysis plus the latency prediction from its op table.
 
     python benchmarks/analysis_speed.py [--repeats 5] [--sets zoo torchvision timm]
                                         [--out reports/analysis_speed.md]
 
 Floors checked in the output: costmodel (cold) no slower than FlopCounterMode-meta on any model;
-at least 5x faster than fvcore on every zoo and torchvision model.  Run it on an otherwise idle
+at least 5x faster than fvcore on every zoo and torchvision model; ``predict_latency`` no more than
+2x the analysis of the same model.  Run it on an otherwise idle
 machine: the report states the CPU other processes used while it ran.
 """
 from __future__ import annotations
@@ -94,7 +98,12 @@ def _costmodel_warm(model, shape):
     return costmodel.analyze(model, shape, warn=False).layers
 
 
-def time_model(spec, repeats):
+def _predict(model, shape, profile):
+    costmodel.tracer.clear_cache()
+    return costmodel.predict_latency(model, shape, profile, threads=1).total_ms
+
+
+def time_model(spec, repeats, profile=None):
     model = sources.load_model(spec)
     shape = sources.default_input_shape(spec, model)
     try:
@@ -108,6 +117,8 @@ def time_model(spec, repeats):
              "fvcore": lambda: _fvcore(model, shape),
              "fcm_meta": lambda: _fcm_meta(meta_model, shape),
              "forward": lambda: _forward(model, x)}
+    if profile is not None:
+        tools["predict"] = lambda: _predict(model, shape, profile)
     samples = {k: [] for k in tools}
     failed = {}
     for k, fn in tools.items():  # warm-up
@@ -132,6 +143,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=None, help="write the Markdown table here")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--profile", default=os.path.join(os.path.dirname(__file__), "..", "reports",
+                                                      "latency", "profile.json"),
+                    help="latency profile for the predict_latency column ('' to leave it out)")
     args = ap.parse_args(argv)
     if args.out:
         fileio.check_writable(args.out)
@@ -139,16 +153,18 @@ def main(argv=None):
     torch.set_num_threads(1)
     from costmodel.latency.quiet import CpuWatch
     watch = CpuWatch().start()
+    profile = costmodel.latency.DeviceProfile.load(args.profile) if args.profile else None
     t_start = time.time()
     rows = []
     specs = specs_for(args.sets)[:args.limit]
     for i, (group, spec) in enumerate(specs, 1):
-        shape, med, failed = time_model(spec, args.repeats)
+        shape, med, failed = time_model(spec, args.repeats, profile)
         rows.append((group, spec, shape, med, failed))
         print(f"[{i}/{len(specs)}] {spec:44s} costmodel {med['costmodel']:8.1f} ms (totals "
               f"{med['costmodel_totals']:7.1f}, warm "
               f"{med['costmodel_warm']:7.1f})  fvcore {med['fvcore']:8.1f}  FCM-meta "
-              f"{med['fcm_meta']:8.1f}  forward {med['forward']:8.1f}", file=sys.stderr, flush=True)
+              f"{med['fcm_meta']:8.1f}  forward {med['forward']:8.1f}  predict {med.get('predict', float('nan')):8.1f}",
+              file=sys.stderr, flush=True)
     quiet = watch.stop()
     text = render(rows, args.repeats, (time.time() - t_start) / 60, quiet)
     vgg = vgg_memory()
@@ -186,11 +202,12 @@ def render(rows, repeats, minutes, quiet) -> str:
     groups = {}
     for r in rows:
         groups.setdefault(r[0], []).append(r)
-    floor_fcm, floor_fv = [], []
+    floor_fcm, floor_fv, floor_pred = [], [], []
     for group, rs in groups.items():
         w(f"## {group}\n\n| model | input | costmodel ms | totals ms | warm ms | fvcore ms | "
-          f"FlopCounterMode-meta ms | forward ms | fvcore / costmodel | FCM-meta / costmodel |\n"
-          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+          f"FlopCounterMode-meta ms | forward ms | predict ms | fvcore / costmodel | "
+          f"FCM-meta / costmodel | predict / costmodel |\n"
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
         for _, spec, shape, med, failed in rs:
             fv = _ratio(med["costmodel"], med["fvcore"])
             fc = _ratio(med["costmodel"], med["fcm_meta"])
@@ -198,12 +215,15 @@ def render(rows, repeats, minutes, quiet) -> str:
                 floor_fcm.append(spec)
             if group in ("zoo", "torchvision") and fv == fv and fv < 5:
                 floor_fv.append(spec)
+            pr = _ratio(med["costmodel"], med.get("predict", float("nan")))
+            if pr == pr and pr > 2:
+                floor_pred.append(spec)
 
             def cell(k):
-                return failed[k] if k in failed else f"{med[k]:.1f}"
+                return failed[k] if k in failed else f"{med.get(k, float('nan')):.1f}"
             w(f"| {spec} | {'x'.join(map(str, shape))} | {cell('costmodel')} | "
               f"{cell('costmodel_totals')} | {cell('costmodel_warm')} | {cell('fvcore')} | {cell('fcm_meta')} | "
-              f"{cell('forward')} | {fv:.1f}x | {fc:.1f}x |\n")
+              f"{cell('forward')} | {cell('predict')} | {fv:.1f}x | {fc:.1f}x | {pr:.2f}x |\n")
         ok = [r for r in rs if "costmodel" not in r[4]]
         if ok:
             fvs = [_ratio(r[3]["costmodel"], r[3]["fvcore"]) for r in ok]
@@ -217,7 +237,9 @@ def render(rows, repeats, minutes, quiet) -> str:
     w(f"- costmodel (cold) no slower than FlopCounterMode on meta tensors: "
       f"{'met on every model' if not floor_fcm else 'missed on ' + ', '.join(floor_fcm)}.\n")
     w(f"- at least 5x faster than fvcore on every zoo and torchvision model: "
-      f"{'met' if not floor_fv else 'missed on ' + ', '.join(floor_fv)}.\n\n")
+      f"{'met' if not floor_fv else 'missed on ' + ', '.join(floor_fv)}.\n")
+    w(f"- predict_latency no more than 2x the analysis of the same model: "
+      f"{'met on every model' if not floor_pred else 'missed on ' + ', '.join(floor_pred)}.\n\n")
     return out.getvalue()
 
 

@@ -233,8 +233,12 @@ def main(argv=None):
                     help="also write the smallest timm model of each family to this JSON file")
     args = ap.parse_args(argv)
     from costmodel import fileio
-    for path in (os.path.join(args.out, "coverage.md"), os.path.join(args.out, "coverage.csv")):
-        fileio.check_writable(path)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        for path in (os.path.join(args.out, "coverage.md"), os.path.join(args.out, "coverage.csv")):
+            fileio.check_writable(path)
+    except (OSError, fileio.OutputError) as exc:
+        sys.exit(f"coverage: {exc}")
     specs = list_specs(args.sources, args.limit)
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     t0 = time.time()

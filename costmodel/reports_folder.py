@@ -8,7 +8,13 @@ What it writes (``OUT`` is ``--out``)::
                                        of madds, MAC and predicted time shares)
     OUT/accuracy_vs_<x>.{png,svg,csv}  accuracy versus madds, params, MAC, predicted and
                                        measured latency (points in the CSV)
-    OUT/latency.csv                    per-model predicted / measured ms (reusable as --timings)
+    OUT/accuracy_vs_madds_torchvision.png  torchvision's weights' top-1 beside the zoo's
+                                       (+ torchvision_madds.csv: madds vs torchvision's _ops)
+    OUT/layers_<model>.png             per-layer breakdown of one zoo model, colour per op kind
+    OUT/latency_vs_madds_mac.{png,csv} measured latency against madds and MAC (Spearman)
+    OUT/arm_instructions_vs_x86.{png,csv}  aarch64 instructions against x86 time per op kind
+    OUT/latency.csv                    per-model predicted / measured ms at 1 and 2 threads
+                                       (reusable as --timings)
     OUT/latency/                       the latency validation report (``validate-report``) and
                                        the device profile everything here was predicted with
     OUT/guidelines.md (+ .json, PNGs)  the guideline experiments (``guidelines run``)
@@ -52,6 +58,8 @@ class ReportsOutcome:
     written: List[str] = field(default_factory=list)
     skipped: List[Tuple[str, str]] = field(default_factory=list)
     latency: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    #: where each latency metric's figures come from (file, machine, date, threads), for captions
+    notes: Dict[str, str] = field(default_factory=dict)
 
 
 def _rel(path: str, root: str) -> str:
@@ -90,9 +98,9 @@ def write_zoo_table(out_dir: str, names: Optional[Sequence[str]] = None) -> List
             "every op (conv, linear, norm, pooling, element-wise ...); `madds conv+fc` only conv "
             "and linear layers, which is what the papers count, so the `madds gap` compares that "
             "one with the paper. Gaps are (costmodel - paper) / paper; `-` where the paper gives "
-            "no figure. MAC: memory access cost in elements (ShuffleNetV2's definition). Each "
-            "model's docstring explains its remaining gap.", "",
-            zoo_tables.zoo_table_markdown(table)]
+            "no figure. MAC: memory access cost in elements (ShuffleNetV2's definition). Gaps "
+            "beyond the tests' tolerances are listed under the table with their reasons.", "",
+            zoo_tables.zoo_table_markdown(table), zoo_tables.gaps_markdown(table)]
     fileio.write_text(md_path, "\n".join(text))
     return [md_path, csv_path]
 
@@ -169,35 +177,117 @@ def _latency(out_dir: str, names, quick: bool, profile_path, argv, outcome, step
             outcome.written += _validation_report(out_dir, names, quick, profile, argv)
         except Exception as exc:  # noqa: BLE001
             outcome.skipped.append(("validation report", _why(exc)))
-    measured = {}
+    measured, measured_2t = {}, {}
     if os.path.isfile(tj):
         try:
             measured = latency_data.read_timings(tj, threads=1).get("latency_measured", {})
+            outcome.notes["latency_measured"] = latency_data.timings_note(tj, 1)
         except (OSError, ValueError, KeyError) as exc:
             say(f"cannot reuse {tj} ({exc}); measuring again")
-    predicted = {}
+        try:  # the 2-thread runs of the same file, when it has them (never timed here)
+            measured_2t = latency_data.read_timings(tj, threads=2).get("latency_measured", {})
+            outcome.notes["latency_measured_2t"] = latency_data.timings_note(tj, 2)
+        except (OSError, ValueError, KeyError):
+            measured_2t = {}
+    threads = [t for t in (1, 2) if t in getattr(profile, "threads", {1: None})]
+    for t in threads:
+        key = "latency_predicted" + ("" if t == 1 else f"_{t}t")
+        outcome.notes[key] = latency_data.profile_note(profile, profile_path, t)
+    predicted: Dict[int, Dict[str, float]] = {t: {} for t in threads}
     for name in names:
         step(f"latency {name}")
         model = registry.create(name).eval()
         shape = registry.entry(name).input_shape
-        try:
-            res = latency_data.predict_result(model, shape, profile, zoo_tables.zoo_report(name))
-            predicted[name] = latency_data._as_ms(res)
-            layers = getattr(res, "layers", None)
-            if isinstance(layers, pd.DataFrame) and "pred_ms" in layers.columns:
-                per_layer[name] = layers
-        except Exception as exc:  # noqa: BLE001
-            outcome.skipped.append((f"predicted latency of {name}", _why(exc)))
+        for t in threads:
+            try:
+                res = latency_data.predict_result(model, shape, profile,
+                                                  zoo_tables.zoo_report(name), threads=t)
+                predicted[t][name] = latency_data._as_ms(res)
+                layers = getattr(res, "layers", None)
+                if t == 1 and isinstance(layers, pd.DataFrame) and "pred_ms" in layers.columns:
+                    per_layer[name] = layers
+            except Exception as exc:  # noqa: BLE001
+                outcome.skipped.append((f"predicted latency of {name} at {t} thread(s)",
+                                        _why(exc)))
         if name not in measured and reuse:
             outcome.skipped.append((f"measured latency of {name}", f"--reuse-latency: not in {tj}"))
         elif name not in measured:
             try:
                 measured[name] = latency_data.measured_ms(model, shape, quick)
+                outcome.notes["latency_measured"] = "measured by this run, 1 thread"
             except Exception as exc:  # noqa: BLE001
                 outcome.skipped.append((f"measured latency of {name}", _why(exc)))
-    outcome.latency = {k: v for k, v in (("latency_predicted", predicted),
-                                         ("latency_measured", measured)) if v}
+    outcome.latency = {k: v for k, v in (("latency_predicted", predicted.get(1)),
+                                         ("latency_measured", measured),
+                                         ("latency_predicted_2t", predicted.get(2)),
+                                         ("latency_measured_2t", measured_2t)) if v}
     return per_layer, profile_path
+
+
+#: the model whose per-layer breakdown PNG the reports folder carries (first in the list present)
+BREAKDOWN_MODELS = ("shufflenet_v2_x1_0", "mobilenet_v2_x1_0")
+ARM_DIR = "arm"
+
+
+def _extra_plots(out_dir: str, names: Sequence[str], whole_zoo: bool,
+                 per_layer: Dict[str, pd.DataFrame], outcome: "ReportsOutcome", step, skip) -> None:
+    """The plots beside the accuracy plots; each one that cannot be drawn here is skipped with
+    the reason: ``accuracy_vs_madds_torchvision`` (whole zoo only: it analyzes every torchvision
+    classifier), ``layers_<model>.png``, ``latency_vs_madds_mac`` (from OUT/latency/timings.json)
+    and ``arm_instructions_vs_x86`` (from OUT/arm)."""
+    step("plot torchvision")
+    if not whole_zoo:
+        skip("accuracy_vs_madds_torchvision", "drawn for the whole zoo only (--models given)")
+    else:
+        try:
+            from costmodel.plots.torchvision_accuracy import plot_torchvision_accuracy
+
+            res = plot_torchvision_accuracy(
+                os.path.join(out_dir, "accuracy_vs_madds_torchvision.png"),
+                os.path.join(out_dir, "torchvision_madds.csv"))
+            outcome.written += res.paths
+        except Exception as exc:  # noqa: BLE001 - optional part: say why and go on
+            skip("accuracy_vs_madds_torchvision", _why(exc))
+    step("plot layer breakdown")
+    model = next((m for m in BREAKDOWN_MODELS if m in names), names[0] if names else None)
+    if model is not None:
+        from costmodel.plots.layer_breakdown import save_layer_breakdown
+
+        rep = _report_with_times(zoo_tables.zoo_report(model), per_layer.get(model))
+        has_time = "pred_ms" in rep.layers.columns
+        note = outcome.notes.get("latency_predicted")
+        paths, _ = save_layer_breakdown(
+            rep.layers, os.path.join(out_dir, f"layers_{model}.png"),
+            f"{model}: per-layer breakdown at input "
+            f"{'x'.join(map(str, registry.entry(model).input_shape))}"
+            + (f"\npredicted time: {note}" if has_time and note else ""),
+            "pred_ms" if has_time else None, "predicted time, 1 thread")
+        outcome.written += paths
+    step("plot latency vs cost")
+    tj = os.path.join(out_dir, LATENCY_DIR, "timings.json")
+    if not os.path.isfile(tj):
+        skip("latency_vs_madds_mac", f"no measured times ({tj} is missing)")
+    else:
+        try:
+            from costmodel.plots.latency_vs_cost import plot_latency_vs_cost
+
+            stem = os.path.join(out_dir, "latency_vs_madds_mac")
+            outcome.written += plot_latency_vs_cost(tj, stem + ".png", stem + ".csv", names)[3]
+        except Exception as exc:  # noqa: BLE001
+            skip("latency_vs_madds_mac", _why(exc))
+    step("plot arm vs x86")
+    from costmodel.plots.arm_vs_x86 import default_files, plot_arm_vs_x86
+
+    arm, x86 = default_files(os.path.join(out_dir, ARM_DIR), tj)
+    if not arm or not x86:
+        skip("arm_instructions_vs_x86", f"no emulated ARM files or no x86 per-layer times in "
+                                        f"{os.path.join(out_dir, ARM_DIR)}")
+    else:
+        try:
+            stem = os.path.join(out_dir, "arm_instructions_vs_x86")
+            outcome.written += plot_arm_vs_x86(arm, x86, stem + ".png", stem + ".csv")[3]
+        except Exception as exc:  # noqa: BLE001
+            skip("arm_instructions_vs_x86", _why(exc))
 
 
 def _why(exc: BaseException) -> str:
@@ -214,7 +304,8 @@ def _write_index(outcome: ReportsOutcome, names: Sequence[str], argv: Sequence[s
              "- [zoo.md](zoo.md): the zoo summary table (costmodel versus published figures)"]
     order = ["madds", "params", "mac"] + list(accuracy.LATENCY_METRICS)
     plots_written = sorted({_rel(p, root) for p in outcome.written
-                            if os.path.basename(p).startswith("accuracy_vs_") and p.endswith(".png")},
+                            if os.path.basename(p).startswith("accuracy_vs_") and p.endswith(".png")
+                            and not p.endswith("_torchvision.png")},
                            key=lambda p: next((i for i, k in enumerate(order)
                                                if p.endswith(f"accuracy_vs_{k}.png")), 99))
     for p in plots_written:
@@ -224,6 +315,16 @@ def _write_index(outcome: ReportsOutcome, names: Sequence[str], argv: Sequence[s
                      and not _rel(p, root).startswith("models/")
                      and _rel(p, root) not in ("zoo.md", "README.md")})
     lines += [f"- [{p}]({p})" for p in others]
+    described = {"accuracy_vs_madds_torchvision.png": "torchvision's weights' top-1 beside the "
+                 "zoo's papers, against costmodel's multiply-adds (data: torchvision_madds.csv)",
+                 "latency_vs_madds_mac.png": "measured latency against multiply-adds and against "
+                 "MAC, Spearman in the titles (data: latency_vs_madds_mac.csv)",
+                 "arm_instructions_vs_x86.png": "emulated aarch64 instructions against x86 time, "
+                 "per op kind (data: arm_instructions_vs_x86.csv)"}
+    written = {_rel(p, root) for p in outcome.written}
+    lines += [f"- [{p}]({p}): {what}" for p, what in described.items() if p in written]
+    lines += [f"- [{p}]({p}): per-layer breakdown, one colour per op kind" for p in sorted(written)
+              if p.startswith("layers_") and p.endswith(".png")]
     lines += ["- `models/<name>.md|html|csv`: per-layer report of each zoo model; the HTML has "
               "bars of each layer's madds / MAC (/ predicted time) share", ""]
     lines += ["Models: " + ", ".join(f"[{n}](models/{n}.html)" for n in names), ""]
@@ -248,11 +349,12 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
     """Regenerate ``out_dir``; returns what was written and what was skipped (with reasons)."""
     from tqdm.auto import tqdm
 
+    whole_zoo = names is None or set(names) == set(registry.names())
     names = list(registry.names() if names is None else names)
     os.makedirs(out_dir, exist_ok=True)
     outcome = ReportsOutcome(out_dir)
     n = len(names)
-    total = (0 if skip_latency else 2 + n) + n + 1 + 5 + 1 + 1
+    total = (0 if skip_latency else 2 + n) + n + 1 + 3 + len(accuracy.LATENCY_METRICS) + 4 + 1 + 1
     bar = tqdm(total=total, desc="reports", unit="step", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
     say = message or (lambda s: tqdm.write(s, file=sys.stderr))
@@ -275,7 +377,9 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
             if outcome.latency:
                 lat = pd.DataFrame({"name": names})
                 for key, col in (("latency_predicted", "predicted_ms"),
-                                 ("latency_measured", "measured_ms")):
+                                 ("latency_measured", "measured_ms"),
+                                 ("latency_predicted_2t", "predicted_ms_2t"),
+                                 ("latency_measured_2t", "measured_ms_2t")):
                     if key in outcome.latency:
                         lat[col] = lat["name"].map(outcome.latency[key])
                 p = os.path.join(out_dir, "latency.csv")
@@ -295,8 +399,9 @@ def generate_reports(out_dir: str = "reports", names: Optional[Sequence[str]] = 
                 continue
             stem = os.path.join(out_dir, f"accuracy_vs_{key}")
             res = accuracy.plot_accuracy(key, [stem + ".png", stem + ".svg"], names, (), xv,
-                                      data_csv=stem + ".csv")
+                                         data_csv=stem + ".csv", x_note=outcome.notes.get(key))
             outcome.written += res.paths
+        _extra_plots(out_dir, names, whole_zoo, per_layer, outcome, step, skip)
         step("guideline report")
         try:
             render_only = skip_latency or reuse_latency

@@ -364,6 +364,24 @@ def test_prediction_total_is_sum_of_layers_plus_constant():
     assert p.baselines["flops_ms"] == pytest.approx(1e-8 * p.layers["flops"].sum())
 
 
+def test_predict_latency_equals_predict_table_on_the_op_table():
+    """The fast path (numpy columns, one DataFrame at the end) gives what the table path gives,
+    op by op, with the committed profile's mix of roofline, linear and boosted models."""
+    prof = DeviceProfile.load(os.path.join(os.path.dirname(__file__), "..", "reports", "latency",
+                                           "profile.json"))
+    model = costmodel.zoo.create("shufflenet_v1_g4_x1_0")
+    for t in prof.thread_counts:
+        p = predict_latency(model, (1, 3, 224, 224), profile=prof, threads=t)
+        table, _ = op_table(model, (1, 3, 224, 224))
+        layers, total, const = predict_table(table, prof, t)
+        assert p.total_ms == pytest.approx(total, rel=1e-12) and p.network_const_ms == const
+        assert list(p.layers["key"]) == list(layers["key"])
+        np.testing.assert_allclose(p.layers["pred_ms"], layers["pred_ms"], rtol=1e-12)
+        np.testing.assert_allclose(p.layers["pred_isolated_ms"], layers["pred_isolated_ms"], rtol=1e-12)
+        assert (p.layers[["madds", "mac", "alloc_bytes"]].to_numpy() ==
+                table[["madds", "mac", "alloc_bytes"]].to_numpy()).all()
+
+
 def test_report_gains_predicted_columns():
     report = costmodel.analyze(tiny(), (1, 3, 16, 16))
     from costmodel.latency import add_predicted_columns
@@ -763,3 +781,22 @@ def test_refit_from_saved_samples_times_nothing(tmp_path, capsys, monkeypatch):
     assert cli.run(["calibrate", "--refit", str(tmp_path / "junk.csv"), "-p",
                     str(tmp_path / "old.json"), "--out", str(out)]) == 2
     assert "not a costmodel calibration sample file" in capsys.readouterr().err
+
+
+def test_boosted_forest_walked_at_once_equals_tree_by_tree():
+    from costmodel.latency import fit
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(300, 5))
+    r = np.sin(Z[:, 0]) + Z[:, 1] * (Z[:, 2] > 0) + 0.1 * rng.normal(size=300)
+    boost = fit.fit_boost(Z, r, n_trees=25, depth=3)
+    Zt = rng.normal(size=(97, 5))
+    one_by_one = np.full(len(Zt), boost["init"])
+    for t in boost["trees"]:
+        one_by_one += boost["lr"] * fit.predict_tree(t, Zt)
+    assert len(boost["trees"]) > 5
+    np.testing.assert_allclose(fit.predict_boost(boost, Zt), one_by_one, rtol=1e-12, atol=1e-12)
+    boost["trees"] = boost["trees"][:3]  # a changed model is recompiled, not served stale
+    three = np.full(len(Zt), boost["init"]) + sum(boost["lr"] * fit.predict_tree(t, Zt)
+                                                 for t in boost["trees"])
+    np.testing.assert_allclose(fit.predict_boost(boost, Zt), three, rtol=1e-12, atol=1e-12)
+    assert fit.predict_boost({"init": 0.5, "lr": 0.1, "trees": []}, Zt).tolist() == [0.5] * len(Zt)

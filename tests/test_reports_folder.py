@@ -134,3 +134,50 @@ def test_model_report_carries_predicted_layer_times(tmp_path):
     html_text = (tmp_path / "models" / "squeezenet1_1.html").read_text()
     assert "predicted time share" in html_text
     assert "pred_ms" not in zoo_report("squeezenet1_1").layers  # cache left untouched
+
+
+def test_reports_only_zoo_writes_the_zoo_table_and_its_gaps(tmp_path, capsys, monkeypatch):
+    """``costmodel reports --only zoo`` rewrites zoo.md / zoo.csv and nothing else, timing nothing."""
+    def no_timing(*a, **k):
+        raise AssertionError("--only zoo must not time anything")
+
+    monkeypatch.setattr(reports_folder, "_latency", no_timing)
+    monkeypatch.setattr(reports_folder, "_guideline_report", no_timing)
+    names = ["mobilenet_v2_x1_4", "shufflenet_v2_x1_0"]
+    assert cli.run(["reports", "--out", str(tmp_path), "--only", "zoo", "--models"] + names) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zoo.csv", "zoo.md"]
+    md = (tmp_path / "zoo.md").read_text()
+    gaps = md.split("\n## Gaps\n", 1)[1]
+    # MobileNetV2 1.4: 6.11M params against Table 4's 6.9M, with its reason; ShuffleNetV2 1.0x
+    # matches Table 5 to rounding and is not listed
+    assert "`mobilenet_v2_x1_4` params -11.5%" in gaps and "6.06M" in gaps
+    assert "shufflenet_v2_x1_0" not in gaps
+    assert "nothing timed" in capsys.readouterr().out
+
+
+def test_reports_extra_plots_from_committed_data(tmp_path):
+    """The layer breakdown, latency-vs-cost and ARM plots come from files already in OUT (no
+    timing); the torchvision plot only with the whole zoo; what is not drawn is said."""
+    from costmodel.latency import timings
+
+    lat = tmp_path / "latency"
+    lat.mkdir()
+    doc = {"format": "costmodel-timings", "version": 1, "created": "2026-01-02T00:00:00Z",
+           "machine": {"cpu_model": "Test CPU"},
+           "models": [{"name": n, "input_shape": [1, 3, 224, 224], "threads": 1, "total_ms": ms,
+                       "total_ms_spread": {}, "layers": []}
+                      for n, ms in (("shufflenet_v2_x0_5", 3.0), ("squeezenet1_1", 4.0))]}
+    timings.save(doc, lat / "timings.json")
+    out = reports_folder.generate_reports(str(tmp_path), ["shufflenet_v2_x0_5", "squeezenet1_1"],
+                                          skip_latency=True, progress=False,
+                                          message=lambda s: None)
+    assert_png(tmp_path / "layers_shufflenet_v2_x0_5.png")
+    assert_png(tmp_path / "latency_vs_madds_mac.png")
+    d = pd.read_csv(tmp_path / "latency_vs_madds_mac.csv")
+    assert sorted(d["name"]) == ["shufflenet_v2_x0_5", "squeezenet1_1"]
+    parts = dict(out.skipped)
+    assert "whole zoo" in parts["accuracy_vs_madds_torchvision"]
+    assert "arm_instructions_vs_x86" in parts
+    index = (tmp_path / "README.md").read_text()
+    assert "[latency_vs_madds_mac.png](latency_vs_madds_mac.png)" in index
+    assert "[layers_shufflenet_v2_x0_5.png](layers_shufflenet_v2_x0_5.png)" in index

@@ -6,6 +6,7 @@ import torch
 
 import costmodel
 from costmodel import zoo
+from costmodel.zoo.table import printed_half_unit as _printed_half_unit
 
 NAMES = zoo.names()
 
@@ -25,13 +26,6 @@ KNOWN_GAPS = {
                              "Table 8) does not fit the architecture",
     ("fenet_x1_0", "params"): "the 1.0x head width is not published; 1380 from the official log",
 }
-
-
-def _printed_half_unit(value: float) -> float:
-    """Half a unit in the last printed digit of a published figure (0.5 -> 0.05, 569 -> 0.5)."""
-    text = repr(float(value)).rstrip("0").rstrip(".")
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    return 0.5 * 10 ** -decimals
 
 
 def _within(ours: float, published: float, rel: float) -> bool:

@@ -15,12 +15,13 @@ Three variants (``variant=``), all single-thread, batch 1, fp32:
     No per-op overhead.  Nothing here comes from a measurement.
 ``emu``
     the same roofline, with per op-kind *compute rates* derived from the aarch64 **instruction
-    counts** of ``reports/arm/arm_neoverse-n1_zoo.json`` (QEMU emulation of torch 2.10's aarch64
-    kernels; :data:`EMULATION_FITS`): an op kind whose kernel issues ``s`` instructions per
-    multiply-add (or per MAC element) runs at ``IR / s`` multiply-adds (elements) per second,
-    where ``IR``, the instruction rate, is set so that the pointwise convolution (0.385
-    instructions per madd, the best-vectorised kernel) runs exactly at the NEON peak
-    (``IR = 4 madds/cycle x 0.385 x clock``, an effective 1.54 instructions per cycle).  These
+    counts** of the three emulated zoo files ``reports/arm/arm_neoverse-n1_zoo*.json`` merged
+    (all 48 zoo models; QEMU emulation of torch 2.10's aarch64 kernels; :data:`EMULATION_FITS`):
+    an op kind whose kernel issues ``s`` instructions per multiply-add (or per MAC element) runs
+    at ``IR / s`` multiply-adds (elements) per second, where ``IR``, the instruction rate, is set
+    so that the pointwise convolution (0.384 instructions per madd, the best-vectorised kernel)
+    runs exactly at the NEON peak (``IR = 4 madds/cycle x 0.384 x clock``, an effective 1.54
+    instructions per cycle).  These
     are emulation **counts**, not timings: the variant assumes every kind retires instructions
     at the same rate, which no real core does.
 ``emu_call``
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 
@@ -135,45 +136,50 @@ DEVICES: Dict[str, dict] = {
 # ---------------------------------------------------------------------------------------------
 # emulation-derived per-kind instruction costs
 # ---------------------------------------------------------------------------------------------
-#: Derived from ``reports/arm/arm_neoverse-n1_zoo.json`` by :func:`derive_emulation_fits`:
+#: Derived from the three emulated zoo files (:data:`EMULATION_FILES`, merged: all 48 zoo models)
+#: by :func:`derive_emulation_fits`:
 #: per op key (``kind`` or ``kind:op``, as in the latency profile), ``instructions = fixed +
 #: per_unit x units`` over the distinct emulated layers (units: multiply-adds for convolutions and
 #: linear layers, MAC elements otherwise).  EMULATION INSTRUCTION COUNTS (QEMU, ``-cpu
 #: neoverse-n1``, NEON 128-bit, torch 2.10.0 aarch64 wheel, one thread), NOT TIMINGS.
-EMULATION_SOURCE = ("reports/arm/arm_neoverse-n1_zoo.json: aarch64 instruction counts per layer "
+EMULATION_SOURCE = ("reports/arm/arm_neoverse-n1_zoo.json, arm_neoverse-n1_zoo_more.json and "
+                    "arm_neoverse-n1_zoo_heavy.json merged: aarch64 instruction counts per layer "
                     "under QEMU 7.2 -cpu neoverse-n1 (NEON 128-bit), torch 2.10.0 aarch64 wheel, "
-                    "one thread, 19 zoo models at 224x224; fixed + slope fits per op key "
-                    "(relative-error least squares over distinct layers)")
+                    "one thread, all 48 zoo models (224x224; xception 299x299), 3,741 distinct "
+                    "layers in the fits; fixed + slope fits per op key (relative-error least "
+                    "squares over distinct layers).  The first file alone (19 models) gave "
+                    "somewhat different rates (e.g. depthwise 1.63 instead of 1.75 instructions "
+                    "per madd)")
 EMULATION_FITS: Dict[str, dict] = {
     "act:hardsigmoid": {"per": "mac", "fixed": 18510, "per_unit": 1.441, "layers": 12},
     "act:hardswish": {"per": "mac", "fixed": 16113, "per_unit": 1.438, "layers": 20},
-    "act:prelu": {"per": "mac", "fixed": 32127, "per_unit": 0.855, "layers": 18},
-    "act:relu": {"per": "mac", "fixed": 16723, "per_unit": 0.625, "layers": 167},
-    "act:relu6": {"per": "mac", "fixed": 21839, "per_unit": 0.750, "layers": 12},
-    "act:sigmoid": {"per": "mac", "fixed": 17420, "per_unit": 8.579, "layers": 18},
-    "act:silu": {"per": "mac", "fixed": 16518, "per_unit": 8.437, "layers": 34},
-    "concat": {"per": "mac", "fixed": 11587, "per_unit": 0.637, "layers": 67},
-    "conv": {"per": "madd", "fixed": 121663, "per_unit": 0.489, "layers": 37},
-    "depthwise_conv": {"per": "madd", "fixed": 618196, "per_unit": 1.632, "layers": 142},
-    "elementwise:add": {"per": "mac", "fixed": 8400, "per_unit": 0.509, "layers": 75},
-    "elementwise:mul": {"per": "mac", "fixed": 19736, "per_unit": 0.592, "layers": 36},
-    "group_conv": {"per": "madd", "fixed": 224376, "per_unit": 0.411, "layers": 35},
-    "identity": {"per": "mac", "fixed": 13868, "per_unit": 0.0, "layers": 9},
-    "linear": {"per": "madd", "fixed": 65169, "per_unit": 4.098, "layers": 22},
-    "norm:batchnorm2d": {"per": "mac", "fixed": 86321, "per_unit": 1.789, "layers": 262},
-    "pointwise_conv": {"per": "madd", "fixed": 68638, "per_unit": 0.385, "layers": 320},
-    "pool:adaptiveavgpool2d": {"per": "mac", "fixed": 66874, "per_unit": 0.684, "layers": 53},
-    "pool:avgpool2d": {"per": "mac", "fixed": 27534, "per_unit": 20.19, "layers": 26},
-    "pool:maxpool2d": {"per": "mac", "fixed": 0, "per_unit": 36.29, "layers": 11},
-    "shift:activeshift": {"per": "mac", "fixed": 443765, "per_unit": 38.20, "layers": 8},
-    "shift:groupedshift": {"per": "mac", "fixed": 728229, "per_unit": 2.496, "layers": 13},
-    "shift:sparseshift": {"per": "mac", "fixed": 605163, "per_unit": 7.204, "layers": 13},
-    "shuffle": {"per": "mac", "fixed": 32739, "per_unit": 0.379, "layers": 16},
-    "split:chunk": {"per": "mac", "fixed": 14632, "per_unit": 0.0, "layers": 6},
-    "split:split": {"per": "mac", "fixed": 30444, "per_unit": 0.0, "layers": 22},
-    "view:flatten": {"per": "mac", "fixed": 6142, "per_unit": 0.0, "layers": 19},
-    "view:transpose": {"per": "mac", "fixed": 7187, "per_unit": 0.0, "layers": 16},
-    "view:view": {"per": "mac", "fixed": 6338, "per_unit": 0.0, "layers": 32},
+    "act:prelu": {"per": "mac", "fixed": 31963, "per_unit": 0.86, "layers": 72},
+    "act:relu": {"per": "mac", "fixed": 16726, "per_unit": 0.6254, "layers": 409},
+    "act:relu6": {"per": "mac", "fixed": 22540, "per_unit": 0.7497, "layers": 57},
+    "act:sigmoid": {"per": "mac", "fixed": 17436, "per_unit": 8.554, "layers": 30},
+    "act:silu": {"per": "mac", "fixed": 16544, "per_unit": 8.438, "layers": 65},
+    "concat": {"per": "mac", "fixed": 11993, "per_unit": 0.6336, "layers": 193},
+    "conv": {"per": "madd", "fixed": 120548, "per_unit": 0.4741, "layers": 108},
+    "depthwise_conv": {"per": "madd", "fixed": 601328, "per_unit": 1.751, "layers": 405},
+    "elementwise:add": {"per": "mac", "fixed": 8475, "per_unit": 0.5081, "layers": 190},
+    "elementwise:mul": {"per": "mac", "fixed": 20823, "per_unit": 0.5927, "layers": 50},
+    "group_conv": {"per": "madd", "fixed": 197702, "per_unit": 0.4077, "layers": 136},
+    "identity": {"per": "mac", "fixed": 12989, "per_unit": 0.0, "layers": 25},
+    "linear": {"per": "madd", "fixed": 45741, "per_unit": 4.113, "layers": 52},
+    "norm:batchnorm2d": {"per": "mac", "fixed": 85959, "per_unit": 1.796, "layers": 629},
+    "pointwise_conv": {"per": "madd", "fixed": 70422, "per_unit": 0.3838, "layers": 695},
+    "pool:adaptiveavgpool2d": {"per": "mac", "fixed": 72481, "per_unit": 0.7182, "layers": 96},
+    "pool:avgpool2d": {"per": "mac", "fixed": 24909, "per_unit": 20.56, "layers": 76},
+    "pool:maxpool2d": {"per": "mac", "fixed": 394805, "per_unit": 33.91, "layers": 42},
+    "shift:activeshift": {"per": "mac", "fixed": 489346, "per_unit": 38.47, "layers": 24},
+    "shift:groupedshift": {"per": "mac", "fixed": 786575, "per_unit": 2.24, "layers": 19},
+    "shift:sparseshift": {"per": "mac", "fixed": 631015, "per_unit": 7.457, "layers": 26},
+    "shuffle": {"per": "mac", "fixed": 26444, "per_unit": 0.458, "layers": 47},
+    "split:chunk": {"per": "mac", "fixed": 14806, "per_unit": 0.0, "layers": 12},
+    "split:split": {"per": "mac", "fixed": 30533, "per_unit": 0.0, "layers": 62},
+    "view:flatten": {"per": "mac", "fixed": 6191, "per_unit": 0.0, "layers": 48},
+    "view:transpose": {"per": "mac", "fixed": 7290, "per_unit": 0.0, "layers": 47},
+    "view:view": {"per": "mac", "fixed": 6446, "per_unit": 0.0, "layers": 94},
 }
 #: the reference kind: its kernel is assumed to run at the NEON peak
 REFERENCE_KEY = "pointwise_conv"
@@ -181,17 +187,22 @@ REFERENCE_KEY = "pointwise_conv"
 FOLDED_KEYS = ("norm", "identity")
 
 _MADD_KINDS = ("conv", "pointwise_conv", "depthwise_conv", "group_conv", "linear")
-_DEFAULT_EMULATION_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "reports", "arm",
-                                       "arm_neoverse-n1_zoo.json")
+_REPORTS_ARM = os.path.join(os.path.dirname(__file__), "..", "..", "reports", "arm")
+#: the emulated timing files :data:`EMULATION_FITS` is derived from, merged (a model in several
+#: files counts once): together every zoo model
+EMULATION_FILES = tuple(os.path.join(_REPORTS_ARM, f) for f in (
+    "arm_neoverse-n1_zoo.json", "arm_neoverse-n1_zoo_more.json", "arm_neoverse-n1_zoo_heavy.json"))
 
 
-def derive_emulation_fits(path: Optional[str] = None, min_layers: int = 3) -> Dict[str, dict]:
-    """Recompute :data:`EMULATION_FITS` from an emulated timing file (``costmodel arm run``)."""
+def derive_emulation_fits(paths: Union[str, Sequence[str], None] = None,
+                          min_layers: int = 3) -> Dict[str, dict]:
+    """Recompute :data:`EMULATION_FITS` from emulated timing files (``costmodel arm run``),
+    merged; default :data:`EMULATION_FILES`."""
     from costmodel.arm import compare
     from costmodel.latency import timings
 
-    doc = timings.load(path or _DEFAULT_EMULATION_FILE)
-    df = compare.distinct(compare.layer_frame([doc]))
+    paths = EMULATION_FILES if paths is None else [paths] if isinstance(paths, str) else paths
+    df = compare.distinct(compare.layer_frame([timings.load(p) for p in paths]))
     df = df[df["instructions"].notna() & (df["instructions"] > 0)].copy()
     df["key"] = [op_key(k, o) for k, o in zip(df["kind"], df["op"])]
     out = {}

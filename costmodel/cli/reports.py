@@ -8,7 +8,7 @@ from costmodel.cli.common import CLIError, prepare_out_dir
 
 
 def _reports(args) -> int:
-    from costmodel.reports_folder import LATENCY_DIR, generate_reports
+    from costmodel.reports_folder import LATENCY_DIR, generate_reports, write_zoo_table
     from costmodel.zoo import registry
 
     names = None
@@ -16,6 +16,11 @@ def _reports(args) -> int:
         for n in args.models:
             registry.entry(n)  # an unknown name: UnknownModelError, with close matches
         names = args.models
+    if args.only == "zoo":
+        prepare_out_dir(args.out)
+        written = write_zoo_table(args.out, names)
+        print(f"wrote {' and '.join(written)} (the zoo table only; nothing timed)")
+        return 0
     if args.skip_latency and args.reuse_latency:
         raise CLIError("--skip-latency and --reuse-latency exclude each other")
     if args.reuse_latency:
@@ -54,6 +59,9 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true",
                    help="tiny timing budgets (45 s calibration, short measurements): a rough run")
     p.add_argument("--models", nargs="+", default=None, help="only these zoo models")
+    p.add_argument("--only", choices=("zoo",), default=None,
+                   help="write one part only: zoo = OUT/zoo.md and OUT/zoo.csv (the zoo table "
+                        "with its gap list; nothing timed, nothing else rewritten)")
     p.add_argument("--profile", default=None,
                    help="device profile for the predictions (default: OUT/latency/profile.json "
                         "from an earlier run, else a fresh calibration saved there)")

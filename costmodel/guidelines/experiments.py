@@ -272,7 +272,8 @@ def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[s
                             time.time() - t0, backend,
                             {"rounds": rounds, "min_time_s_per_round": min_time_s, "clock": clock,
                              "loadavg_start": load_start, "loadavg_end": _loadavg(),
-                             "quiet": watch.stop(), "cpu_count": os.cpu_count()})
+                             "quiet": watch.stop(), "cpu_count": os.cpu_count(),
+                             "date": time.strftime("%Y-%m-%d", time.gmtime(t0))})
 
 
 # ---------------------------------------------------------------------------------------------

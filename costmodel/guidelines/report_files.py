@@ -66,4 +66,5 @@ def render_saved(results: str, out: str, gpu: Optional[str] = None, lint: bool =
     result = read_results(results)
     if gpu:
         result = merge_device_results(result, gpu)
-    return rd.render(result, out, lint_models=ZOO_LINT_MODELS if lint else (), plots=plots)
+    return rd.render(result, out, lint_models=ZOO_LINT_MODELS if lint else (), plots=plots,
+                     source=results)

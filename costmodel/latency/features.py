@@ -11,7 +11,7 @@ feature always means the same thing.
 from __future__ import annotations
 
 import warnings
-from typing import List, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 import pandas as pd
@@ -44,34 +44,47 @@ def op_table(model: nn.Module, input_shape, report: CostReport = None) -> Tuple[
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             report = analyze(model, input_shape, warn=False)
+    df = pd.DataFrame(op_columns(report), columns=["name", "op", "kind"] + FEATURE_COLUMNS)
+    df.attrs["module_calls"] = int(report.graph.module_calls)  # the network model's ``modules`` term
+    return df, report
+
+
+def op_columns(report: CostReport) -> Dict[str, np.ndarray]:
+    """:func:`op_table`'s columns as arrays (``name``, ``op``, ``kind`` as objects, the features
+    as int64), without building the DataFrame."""
     graph = report.graph
     layers = report.layers.iloc[:len(graph.ops)].reset_index(drop=True)
-    rows: List[dict] = []
-    for rec, row in zip(graph.ops, layers.itertuples(index=False)):
+    # plain lists: row-by-row access to the (Arrow-backed) frame costs more than the rest
+    cols = {c: layers[c].tolist() for c in ("kind", "madds", "flops", "mac", "mac_bytes", "kernel",
+                                            "stride", "groups")}
+    feats: dict = {c: [] for c in FEATURE_COLUMNS}
+    names, ops = [], []
+    for i, rec in enumerate(graph.ops):
         inp = rec.inputs[0] if rec.inputs else None
         out = rec.outputs[0] if rec.outputs else None
         itemsize = out.itemsize if out is not None else 4
         params_total = int(sum(_prod(s) for s in rec.params.values()))
         fresh = [] if rec.inplace else [t for t in rec.outputs if not t.aliases_input]
-        rows.append({
-            "name": rec.name, "op": rec.op, "kind": row.kind,
-            "madds": int(row.madds), "flops": int(row.flops), "mac": int(row.mac),
-            "mac_bytes": int(row.mac_bytes),
-            "params_total": params_total,
-            "weight_bytes": params_total * itemsize,
-            "in_numel": int(sum(t.numel for t in rec.inputs)),
-            "out_numel": int(sum(t.numel for t in rec.outputs)),
-            "alloc_bytes": int(sum(t.numel * t.itemsize for t in fresh)),
-            "cin": int(inp.shape[1]) if inp is not None and len(inp.shape) > 1 else 1,
-            "cout": int(out.shape[1]) if out is not None and len(out.shape) > 1 else 1,
-            "hw_out": _prod(out.shape[2:]) if out is not None and len(out.shape) > 2 else 1,
-            "kernel_area": _geo_prod(row.kernel),
-            "stride": _geo_prod(row.stride),
-            "groups": int(row.groups) if not pd.isna(row.groups) else 1,
-            "n_inputs": len(rec.inputs),
-        })
-    df = pd.DataFrame(rows, columns=["name", "op", "kind"] + FEATURE_COLUMNS)
-    for c in FEATURE_COLUMNS:
-        df[c] = df[c].astype("int64")
-    df.attrs["module_calls"] = int(graph.module_calls)  # the network model's ``modules`` term
-    return df, report
+        groups = cols["groups"][i]
+        names.append(rec.name)
+        ops.append(rec.op)
+        for c, v in (
+                ("madds", cols["madds"][i]), ("flops", cols["flops"][i]), ("mac", cols["mac"][i]),
+                ("mac_bytes", cols["mac_bytes"][i]),
+                ("params_total", params_total),
+                ("weight_bytes", params_total * itemsize),
+                ("in_numel", sum(t.numel for t in rec.inputs)),
+                ("out_numel", sum(t.numel for t in rec.outputs)),
+                ("alloc_bytes", sum(t.numel * t.itemsize for t in fresh)),
+                ("cin", int(inp.shape[1]) if inp is not None and len(inp.shape) > 1 else 1),
+                ("cout", int(out.shape[1]) if out is not None and len(out.shape) > 1 else 1),
+                ("hw_out", _prod(out.shape[2:]) if out is not None and len(out.shape) > 2 else 1),
+                ("kernel_area", _geo_prod(cols["kernel"][i])),
+                ("stride", _geo_prod(cols["stride"][i])),
+                ("groups", int(groups) if not pd.isna(groups) else 1),
+                ("n_inputs", len(rec.inputs))):
+            feats[c].append(int(v))
+    data = {"name": np.array(names, dtype=object), "op": np.array(ops, dtype=object),
+            "kind": np.array(cols["kind"], dtype=object)}
+    data.update({c: np.array(v, dtype=np.int64) for c, v in feats.items()})
+    return data

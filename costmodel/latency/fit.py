@@ -84,10 +84,43 @@ def fit_nnls_relative(X: np.ndarray, y: np.ndarray, weights: Optional[np.ndarray
 # ---------------------------------------------------------------------------------------------
 # features
 # ---------------------------------------------------------------------------------------------
-def _col(df: pd.DataFrame, name: str) -> np.ndarray:
+class Columns:
+    """The columns of an op table as numpy arrays (numbers as float): what the model types read
+    (``table[name]``, ``name in table``, ``len(table)``, ``table.attrs``), without a DataFrame's
+    cost per row subset (predicting takes a subset per op kind)."""
+
+    def __init__(self, arrays: Dict[str, np.ndarray], n: int, attrs: Optional[dict] = None):
+        self._arrays, self._n = arrays, n
+        self.attrs = dict(attrs or {})
+
+    @classmethod
+    def of(cls, data, attrs: Optional[dict] = None) -> "Columns":
+        """From a DataFrame or a dict of equal-length arrays."""
+        arrays = {}
+        for c in data.keys():
+            a = np.asarray(data[c])
+            arrays[c] = a.astype(float) if a.dtype.kind in "biuf" else np.asarray(a, dtype=object)
+        n = len(data) if isinstance(data, pd.DataFrame) else len(next(iter(arrays.values()), ()))
+        return cls(arrays, n, getattr(data, "attrs", None) if attrs is None else attrs)
+
+    def take(self, idx: np.ndarray) -> "Columns":
+        return Columns({c: a[idx] for c, a in self._arrays.items()}, len(idx), self.attrs)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._arrays[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._arrays
+
+    def __len__(self) -> int:
+        return self._n
+
+
+def _col(df, name: str) -> np.ndarray:
     if name == "one":
         return np.ones(len(df))
-    return df[name].to_numpy(dtype=float)
+    v = df[name]
+    return v if isinstance(v, np.ndarray) else v.to_numpy(dtype=float)
 
 
 def linear_matrix(df: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
@@ -199,10 +232,52 @@ def fit_boost(Z: np.ndarray, r: np.ndarray, n_trees: int = 40, lr: float = 0.2, 
 
 
 def predict_boost(boost: dict, Z: np.ndarray) -> np.ndarray:
-    out = np.full(len(Z), boost["init"])
-    for t in boost["trees"]:
-        out += boost["lr"] * predict_tree(t, Z)
-    return out
+    """``init + lr * sum(tree(Z))`` over the boosted trees, all trees walked at once: the
+    forest's arrays are built once per model (:func:`_forest`), one step per tree level."""
+    feat, thr, left, right, val, depth = _forest(boost)
+    out = np.full(len(Z), float(boost["init"]))
+    if feat.shape[0] == 0 or len(Z) == 0:
+        return out
+    trees = np.arange(feat.shape[0])[None, :]
+    rows = np.arange(len(Z))[:, None]
+    node = np.zeros((len(Z), feat.shape[0]), dtype=np.int64)
+    for _ in range(depth):
+        f = feat[trees, node]
+        inner = f >= 0
+        if not inner.any():
+            break
+        go_left = Z[rows, np.maximum(f, 0)] <= thr[trees, node]
+        node = np.where(inner, np.where(go_left, left[trees, node], right[trees, node]), node)
+    return out + float(boost["lr"]) * val[trees, node].sum(axis=1)
+
+
+#: compiled forests by ``id`` of their model dict (the dict kept beside them, so the id stays valid)
+_FORESTS: Dict[int, tuple] = {}
+
+
+def _forest(boost: dict):
+    """(feature, threshold, left, right, value) as (trees x nodes) arrays padded with leaves,
+    and the number of levels to walk (at most 64, as :func:`predict_tree`)."""
+    hit = _FORESTS.get(id(boost))
+    trees = boost["trees"]
+    if hit is not None and hit[0] is boost and hit[1] is trees and hit[2] == len(trees):
+        return hit[3]
+    m = max((len(t["feature"]) for t in trees), default=1)
+    shape = (len(trees), m)
+    feat = np.full(shape, -1, dtype=np.int64)
+    left = np.zeros(shape, dtype=np.int64)
+    right = np.zeros(shape, dtype=np.int64)
+    thr = np.zeros(shape)
+    val = np.zeros(shape)
+    for i, t in enumerate(trees):
+        k = len(t["feature"])
+        feat[i, :k], thr[i, :k], val[i, :k] = t["feature"], t["threshold"], t["value"]
+        left[i, :k], right[i, :k] = t["left"], t["right"]
+    compiled = (feat, thr, left, right, val, min(64, m))
+    if len(_FORESTS) > 4096:
+        _FORESTS.clear()
+    _FORESTS[id(boost)] = (boost, trees, len(trees), compiled)
+    return compiled
 
 
 # ---------------------------------------------------------------------------------------------

@@ -170,78 +170,132 @@ def _f(v, nd=1):
     return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{nd}f}"
 
 
-def scatter(models: pd.DataFrame, path: str) -> None:
-    """Predicted (drift-corrected) vs measured per thread count, every foreign model labelled,
-    the baselines beside, nothing clipped."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from costmodel.plots.savefig import save_figure
+def _short(name: str) -> str:
+    return name.split(":", 1)[-1]
 
+
+def scatter(models: pd.DataFrame, path: str):
+    """Predicted (drift-corrected) vs measured, one log-log panel per thread count: one colour
+    per set (foreign, zoo, in-space), one marker per predictor (costmodel filled, the two
+    baselines hollow), every model whose costmodel error is beyond +-10% labelled, both axes
+    spanning every point drawn (baselines included).  Returns the figure."""
+    from matplotlib.lines import Line2D
+
+    from costmodel.plots.axes import log_limits
+    from costmodel.plots.labels import place_labels
+    from costmodel.plots.savefig import new_figure, save_figure
+    from costmodel.plots.styles import set_color
+
+    predictors = (("pred_corrected_ms", "costmodel (drift-corrected)", "o", True),
+                  ("flops_corrected_ms", "FLOPs-proportional", "^", False),
+                  ("flops_mac_corrected_ms", "linear FLOPs+MAC", "s", False))
     threads = sorted(models["threads"].unique())
-    fig, axes = plt.subplots(1, len(threads), figsize=(11 * len(threads), 11), squeeze=False)
-    markers = {"foreign": "o", "zoo": "s", "in-space": "^"}
-    for ax, t in zip(axes[0], threads):
-        g = models[models["threads"] == t]
-        vals = pd.concat([g["measured_ms"], g["pred_corrected_ms"], g["flops_corrected_ms"],
-                          g["flops_mac_corrected_ms"]])
-        vals = vals[np.isfinite(vals) & (vals > 0)]
-        lo, hi = float(vals.min()) / 1.5, float(vals.max()) * 1.5
-        xs = np.array([lo, hi])
-        ax.fill_between(xs, xs * 0.9, xs * 1.1, color="0.88", label="within +-10%")
-        ax.plot(xs, xs, "k-", lw=0.8)
-        for col, color, label in (("flops_corrected_ms", "tab:blue", "FLOPs-proportional"),
-                                  ("flops_mac_corrected_ms", "tab:green", "linear FLOPs+MAC"),
-                                  ("pred_corrected_ms", "tab:red", "costmodel")):
-            for st, mk in markers.items():
-                gg = g[g["set"] == st]
-                if len(gg):
-                    ax.scatter(gg["measured_ms"], gg[col], marker=mk, s=26 if col == "pred_corrected_ms" else 14,
-                               color=color, alpha=0.95 if col == "pred_corrected_ms" else 0.35,
-                               edgecolors="none", label=f"{label}, {st}")
-        for r in g[g["set"] == "foreign"].itertuples():
-            ax.annotate(r.name.split(":", 1)[-1], (r.measured_ms, r.pred_corrected_ms), fontsize=5.5,
-                        xytext=(3, -2), textcoords="offset points", color="0.15")
+    sets = [s for s in ("foreign", "zoo", "in-space") if (models["set"] == s).any()]
+    sets += sorted(set(models["set"]) - set(sets))
+    fig = new_figure((10.5 * len(threads), 10.5), dpi=100)
+    axes = fig.subplots(1, len(threads), squeeze=False)[0]
+    for ax, t in zip(axes, threads):
+        g = models[models["threads"] == t].reset_index(drop=True)
+        lo, hi = log_limits(*(g[c] for c in ("measured_ms",) + tuple(p[0] for p in predictors)),
+                            pad=(0.04, 0.04))
+        xs = np.geomspace(lo, hi, 50)
+        ax.fill_between(xs, xs * 0.9, xs * 1.1, color="0.88", zorder=0)
+        ax.plot(xs, xs, "k-", lw=0.8, zorder=1)
+        for col, _, mk, filled in predictors[::-1]:
+            for st in sets:
+                gg = g[(g["set"] == st) & (g[col] > 0)]
+                c = set_color(st)
+                ax.scatter(gg["measured_ms"], gg[col], marker=mk, s=28 if filled else 16,
+                           facecolors=c if filled else "none", edgecolors="white" if filled else c,
+                           linewidths=0.4 if filled else 0.7, alpha=1.0 if filled else 0.5,
+                           zorder=3 if filled else 2)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
-        ax.set_xlabel("measured end-to-end latency (ms, median, fresh process, batch 1)")
-        ax.set_ylabel("predicted latency (ms, drift-corrected)")
-        ax.set_title(f"{t} thread(s): foreign set (circles, labelled), zoo (squares), "
-                     f"in-space held-out (triangles)")
-        ax.legend(fontsize=8, loc="upper left", ncol=2)
+        ax.set_aspect("equal")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_xlabel("measured end-to-end latency (ms, median, fresh process, batch 1, log)")
+        ax.set_ylabel("predicted latency (ms, drift-corrected, log)")
+        err = 100 * (g["pred_corrected_ms"] / g["measured_ms"] - 1)
+        out = g[err.abs() > 10]
+        ax.set_title(f"{t} thread{'s' if t > 1 else ''}: {len(g)} models; labelled: the "
+                     f"{len(out)} beyond +-10% (grey band)", fontsize=11)
+        rest = g[err.abs() <= 10]
+        place_labels(ax, out["measured_ms"].to_numpy(), out["pred_corrected_ms"].to_numpy(),
+                     [f"{_short(n)} ({e:+.0f}%)" for n, e in zip(out["name"], err[out.index])],
+                     fontsize=6, others=(rest["measured_ms"].to_numpy(),
+                                         rest["pred_corrected_ms"].to_numpy()))
+        handles = [Line2D([], [], ls="none", marker="o", color=set_color(st), markersize=7,
+                          label=f"{st} ({int((g['set'] == st).sum())})") for st in sets]
+        handles += [Line2D([], [], ls="none", marker=mk, markersize=7,
+                           markerfacecolor="0.3" if filled else "none", markeredgecolor="0.3",
+                           label=label) for _, label, mk, filled in predictors]
+        ax.legend(handles=handles, fontsize=8, loc="upper left", title="colour: set; marker: "
+                  "predictor", title_fontsize=8)
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=100)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
+    return fig
 
 
-def error_plot(models: pd.DataFrame, path: str) -> None:
-    """Signed error per foreign model, sorted, one panel per thread count."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from costmodel.plots.savefig import save_figure
+def error_plot(models: pd.DataFrame, path: str):
+    """Signed error (drift-corrected) of every model, one panel per thread count: the sets side
+    by side (foreign, zoo, in-space, each sorted by error, one colour per set), the +-10% band
+    grey, bars beyond it edged black and their error printed, the y range covering every bar.
+    Returns the figure."""
+    from costmodel.plots.savefig import new_figure, save_figure
+    from costmodel.plots.styles import set_color
 
-    f = models[models["set"] == "foreign"]
-    threads = sorted(f["threads"].unique())
-    fig, axes = plt.subplots(len(threads), 1, figsize=(22, 5.5 * len(threads)), squeeze=False)
-    for ax, t in zip(axes[:, 0], threads):
-        g = f[f["threads"] == t].sort_values("error_corrected_pct")
-        colors = ["tab:red" if abs(v) > 10 else "tab:gray" for v in g["error_corrected_pct"]]
-        ax.bar(range(len(g)), g["error_corrected_pct"], color=colors)
-        ax.axhspan(-10, 10, color="0.92", zorder=0)
-        ax.set_xticks(range(len(g)))
-        ax.set_xticklabels([n.split(":", 1)[-1] for n in g["name"]], rotation=90, fontsize=6)
+    threads = sorted(models["threads"].unique())
+    sets = [s for s in ("foreign", "zoo", "in-space") if (models["set"] == s).any()]
+    sets += sorted(set(models["set"]) - set(sets))
+    n_max = max(int((models["threads"] == t).sum()) for t in threads)
+    fig = new_figure((max(10.0, 0.13 * n_max + 2), 6.0 * len(threads)), dpi=100)
+    axes = fig.subplots(len(threads), 1, squeeze=False)[:, 0]
+    for ax, t in zip(axes, threads):
+        pos, names, vals, cols, starts = [], [], [], [], []
+        x = 0
+        for st in sets:
+            g = models[(models["threads"] == t) & (models["set"] == st)]
+            g = g.sort_values("error_corrected_pct")
+            if not len(g):
+                continue
+            within = float((g["error_corrected_pct"].abs() <= 10).mean() * 100)
+            starts.append((x, x + len(g) - 1, st, within))
+            for r in g.itertuples():
+                pos.append(x)
+                names.append(_short(r.name))
+                vals.append(float(r.error_corrected_pct))
+                cols.append(set_color(st))
+                x += 1
+            x += 2  # a gap between sets
+        vals_a = np.array(vals)
+        beyond = np.abs(vals_a) > 10
+        ax.axhspan(-10, 10, color="0.9", zorder=0)
+        ax.axhline(0, color="0.3", lw=0.6)
+        ax.bar(pos, vals_a, width=0.8, color=cols, edgecolor=np.where(beyond, "black", "none"),
+               linewidth=0.6, zorder=2)
+        lo, hi = float(min(vals_a.min(), -10)), float(max(vals_a.max(), 10))
+        pad = 0.12 * (hi - lo)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlim(-1, x - 1)
+        for p, v in zip(np.array(pos)[beyond], vals_a[beyond]):
+            ax.annotate(f"{v:+.0f}", (p, v), xytext=(0, 2 if v > 0 else -2),
+                        textcoords="offset points", ha="center", va="bottom" if v > 0 else "top",
+                        fontsize=5.5, rotation=90)
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color=set_color(st), label=f"{st}: {b - a + 1} models, "
+                                 f"{within:.0f}% within +-10%") for a, b, st, within in starts],
+                  loc="upper left", fontsize=8, ncol=len(starts))
+        ax.set_xticks(pos)
+        ax.set_xticklabels(names, rotation=90, fontsize=5.5)
         ax.set_ylabel("prediction error (%), drift-corrected")
-        ax.set_title(f"foreign set, {t} thread(s): signed error per model (red: beyond +-10%)")
+        ax.set_title(f"{t} thread{'s' if t > 1 else ''}: signed error per model (grey band: "
+                     f"+-10%; black edge and figure: beyond it)", fontsize=11)
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=100)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
+    return fig
 
 
 def _table(df: pd.DataFrame, cols, headers, nds) -> List[str]:
@@ -254,6 +308,38 @@ def _table(df: pd.DataFrame, cols, headers, nds) -> List[str]:
                          and not isinstance(v, bool) and nd is not None else str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _reading(st: pd.DataFrame) -> List[str]:
+    """How to read the headline: the foreign figure next to the in-space one of the same run
+    (networks of the calibration families themselves) and next to the best baseline."""
+    out = []
+    main = "costmodel (drift-corrected)"
+    for t in sorted(st["threads"].unique()):
+        g = st[(st["threads"] == t)]
+        pick = lambda s, p: g[(g["set"] == s) & (g["predictor"] == p)]  # noqa: E731
+        fo, ins = pick("foreign", main), pick("in-space", main)
+        if fo.empty:
+            continue
+        base = g[(g["set"] == "foreign") & g["predictor"].isin(["FLOPs-proportional", "linear FLOPs+MAC"])]
+        best = base.sort_values("rmse_ms").iloc[0] if len(base) else None
+        line = (f"- {t} thread(s): foreign set {fo.iloc[0]['within10']:.1f}% within +-10% "
+                f"(MAPE {fo.iloc[0]['mape']:.1f}%)")
+        if not ins.empty:
+            line += (f"; in the same run the in-space held-out networks, drawn from the calibration "
+                     f"families' own generator, {ins.iloc[0]['within10']:.1f}% (MAPE "
+                     f"{ins.iloc[0]['mape']:.1f}%)")
+        if best is not None:
+            beat = fo.iloc[0]["rmse_ms"] < best["rmse_ms"]
+            line += (f"; RMSE {fo.iloc[0]['rmse_ms']:.1f} ms against {best['rmse_ms']:.1f} ms for the "
+                     f"better baseline ({best['predictor']}): "
+                     + ("costmodel better" if beat else "**the baseline is better**"))
+        out.append(line + ".")
+    if out:
+        out.append("- Where the in-space figure is as low as the foreign one, the error comes from the "
+                   "machine (speed changes between calibration and measurement, noise), not from the "
+                   "networks being foreign: compare the drift section above.")
+    return out
 
 
 def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dict[int, dict],
@@ -291,6 +377,8 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
           f"{run.get('foreign_evaluations', '?')}.", ""]
     if run.get("durations_s"):
         L += ["Durations: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in run["durations_s"].items()), ""]
+    if run.get("note"):
+        L += [f"Note: {run['note']}.", ""]
     for k, w in (run.get("quiet") or {}).items():
         L += [f"Machine load during {k}: {describe_quiet(w)}.", ""]
     # drift
@@ -312,6 +400,7 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
     L += _table(fst, ["threads", "predictor", "n", "within5", "within10", "mape", "rmse_ms"],
                 ["threads", "predictor", "n", "within +-5 %", "within +-10 %", "MAPE %", "RMSE ms"],
                 [0, None, 0, 1, 1, 1, 3]) + [""]
+    L += _reading(st) + [""]
     lofo = {t: (profile.threads[t].get("stats") or {}).get("leave_one_family_out") for t in profile.thread_counts}
     if any(lofo.values()):
         L += ["## Leave one family out (calibration networks)", "",

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import torch.nn as nn
 
-from costmodel.analysis import _input_shapes
-from costmodel.latency import machine as machine_mod
-from costmodel.latency.features import op_table
+from costmodel.analysis import _input_shapes, analyze
+from costmodel.latency import fit, machine as machine_mod
+from costmodel.latency.features import op_columns, op_table
 from costmodel.latency.profile import DeviceProfile, ProfileError, keys_for
 from costmodel.report import CostReport
 
@@ -81,17 +81,23 @@ def predict_table(table: pd.DataFrame, profile: DeviceProfile, threads: Optional
 
     A prediction that is negative, NaN or infinite (an overflow: a valid profile cannot produce
     a negative one) raises :class:`ProfileError` instead of being returned."""
-    threads = profile.resolve_threads(threads)
-    out = table.copy()
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
-        iso = profile.predict_isolated(out, threads)
-        per_op, const = profile.network_terms(out, iso, threads)
-    out["key"] = keys_for(out)
-    out["pred_isolated_ms"] = iso
-    out["pred_ms"] = per_op
-    total = float(per_op.sum() + const)
-    _check_prediction(out, total, const, threads)
+    table = table.reset_index(drop=True)
+    keys, iso, per_op, total, const = _predict_columns(fit.Columns.of(table), profile, threads)
+    out = table.assign(key=keys, pred_isolated_ms=iso, pred_ms=per_op)
+    out.attrs = dict(table.attrs)
+    _check_prediction(out, total, const, profile.resolve_threads(threads))
     return out, total, const
+
+
+def _predict_columns(columns: "fit.Columns", profile: DeviceProfile, threads: Optional[int]):
+    """(keys, isolated ms, in-network ms per op, total ms, network constant ms) from an op
+    table's columns (numpy arrays: no DataFrame work per op kind)."""
+    threads = profile.resolve_threads(threads)
+    keys = keys_for(columns)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by the caller
+        iso = profile.predict_isolated(columns, threads, columns=columns, keys=keys)
+        per_op, const = profile.network_terms(columns, iso, threads, columns=columns)
+    return keys, iso, per_op, float(per_op.sum() + const), const
 
 
 def _check_prediction(layers: pd.DataFrame, total: float, const: float, threads: int) -> None:
@@ -143,9 +149,16 @@ def predict_latency(model: nn.Module, input_shape=(1, 3, 224, 224), profile: Pro
     threads = prof.resolve_threads(threads)
     warn_if_other_machine(prof)
     shapes = _input_shapes(input_shape)
-    table, report = op_table(model, shapes if len(shapes) > 1 else shapes[0])
-    layers, total, const = predict_table(table, prof, threads)
-    flops, mac = float(table["flops"].sum()), float(table["mac"].sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = analyze(model, shapes if len(shapes) > 1 else shapes[0], warn=False)
+    data = op_columns(report)  # the op table's columns; its DataFrame is built once, below
+    columns = fit.Columns.of(data, attrs={"module_calls": int(report.graph.module_calls)})
+    keys, iso, per_op, total, const = _predict_columns(columns, prof, threads)
+    layers = pd.DataFrame({**data, "key": keys, "pred_isolated_ms": iso, "pred_ms": per_op})
+    layers.attrs.update(columns.attrs)
+    _check_prediction(layers, total, const, threads)
+    flops, mac = float(columns["flops"].sum()), float(columns["mac"].sum())
     baselines = {"flops_ms": prof.baseline("flops", flops, mac, threads),
                  "flops_mac_ms": prof.baseline("flops_mac", flops, mac, threads)}
     return LatencyPrediction(model_name or type(model).__name__,

@@ -69,7 +69,9 @@ NETWORK_FEATURES = ["iso", "iso_compute", "iso_memory", "alloc_bytes", "weight_b
 
 def compute_mask(table: pd.DataFrame) -> np.ndarray:
     """True for the ops of ``table`` whose kind is in :data:`COMPUTE_KINDS`."""
-    return table["kind"].isin(COMPUTE_KINDS).to_numpy() if len(table) else np.zeros(0, bool)
+    if not len(table):
+        return np.zeros(0, bool)
+    return np.isin(np.asarray(table["kind"], dtype=object), list(COMPUTE_KINDS))
 
 
 class ProfileError(ValueError):
@@ -177,20 +179,27 @@ class DeviceProfile:
         kind = key.split(":", 1)[0]
         return ops.get(kind, ops["default"])
 
-    def predict_isolated(self, table: pd.DataFrame, threads: Optional[int] = None) -> np.ndarray:
-        """Isolated (replay) time in ms of every op in ``table`` (an :func:`op_table`)."""
+    def predict_isolated(self, table: pd.DataFrame, threads: Optional[int] = None,
+                         columns: Optional["fit.Columns"] = None, keys=None) -> np.ndarray:
+        """Isolated (replay) time in ms of every op in ``table`` (an :func:`op_table`);
+        ``columns`` (:meth:`fit.Columns.of` the table) and ``keys`` (:func:`keys_for`) when the
+        caller has them already."""
         threads = self.resolve_threads(threads)
-        table = table.reset_index(drop=True)
-        keys = np.array(keys_for(table), dtype=object)
+        if isinstance(table, pd.DataFrame):
+            table = table.reset_index(drop=True)
+        keys = np.array(keys_for(table) if keys is None else keys, dtype=object)
         out = np.zeros(len(table))
+        columns = fit.Columns.of(table) if columns is None else columns
         for key in dict.fromkeys(keys):
             idx = np.where(keys == key)[0]
-            out[idx] = fit.predict(self.model_for(key, threads), table.iloc[idx])
+            out[idx] = fit.predict(self.model_for(key, threads), columns.take(idx))
         return out  # never negative for a valid profile; predict_table refuses it otherwise
 
-    def network_terms(self, table: pd.DataFrame, iso: np.ndarray, threads: Optional[int] = None):
+    def network_terms(self, table: pd.DataFrame, iso: np.ndarray, threads: Optional[int] = None,
+                      columns: Optional["fit.Columns"] = None):
         """(per-op in-network time in ms, per-network constant in ms)."""
         threads = self.resolve_threads(threads)
+        columns = fit.Columns.of(table) if columns is None else columns
         net = self.threads[threads].get("network") or {"features": ["iso"], "coef": [1.0]}
         per_op = np.zeros(len(table))
         const = 0.0
@@ -202,14 +211,14 @@ class DeviceProfile:
             elif f == "iso":
                 per_op += c * iso
             elif f in ("iso_compute", "iso_memory"):
-                mask = compute_mask(table.reset_index(drop=True))
+                mask = compute_mask(table)
                 per_op += c * iso * (mask if f == "iso_compute" else ~mask)
             elif f == "one":
                 per_op += c
             elif f == "weight_bytes":
-                per_op += c * capped_weights(table, net.get("weight_cap_bytes"))
+                per_op += c * capped_weights(columns, net.get("weight_cap_bytes"))
             else:
-                per_op += c * table[f].to_numpy(dtype=float)
+                per_op += c * columns[f]
         return per_op, float(const)
 
     def baseline(self, name: str, flops: float, mac: float, threads: Optional[int] = None) -> float:
@@ -229,8 +238,8 @@ class DeviceProfile:
                 f"threads {self.thread_counts}>")
 
 
-def capped_weights(table: pd.DataFrame, cap) -> np.ndarray:
-    w = table["weight_bytes"].to_numpy(dtype=float)
+def capped_weights(table, cap) -> np.ndarray:
+    w = fit._col(table, "weight_bytes")
     return np.minimum(w, float(cap)) if cap else w
 
 

@@ -596,10 +596,31 @@ def doc_summary(models: pd.DataFrame) -> str:
         e2 = 100 * (r.flops_mac_ms - r.measured_ms) / r.measured_ms
         lines.append(f"{r.name[:40]:40s} {r.threads:3d} {r.measured_ms:10.3f} {r.pred_ms:10.3f} "
                      f"{err:+7.1f} {_fmt(e1):>8s} {_fmt(e2):>8s}")
-    st = model_stats(models)
-    st = st[st["group"] == "all"]
-    lines.append("")
-    for r in st.itertuples(index=False):
-        lines.append(f"{r.threads} thread(s) {r.predictor:20s}: n {r.n}, RMSE {r.rmse_ms:.3f} ms, "
-                     f"MAPE {r.mape:.1f}%, within +-5% {r.within5:.0f}%, within +-10% {r.within10:.0f}%")
+    lines += [""] + set_summary_lines(models)
     return "\n".join(lines) + "\n"
+
+
+#: the sets of :func:`evaluate`'s ``group`` column, in words
+SET_LABELS = {"zoo": "zoo models", "sampled": "held-out in-space networks",
+              "calibration": "calibration networks", "other": "other (foreign) models"}
+
+
+def set_summary_lines(models: pd.DataFrame) -> List[str]:
+    """One line per set (zoo, held-out in-space, ...), thread count and predictor, never mixing
+    sets: the figures ``reports/latency/README.md`` tabulates per set."""
+    st = model_stats(models)
+    if not len(st):
+        return []
+    st = st[st["group"] != "all"]
+    order = {g: i for i, g in enumerate(SET_LABELS)}
+    st = st.assign(rank=st["group"].map(order).fillna(len(order)))
+    st = st.sort_values(["rank", "threads"], kind="stable")
+    lines = []
+    for r in st.itertuples(index=False):
+        lines.append(f"{SET_LABELS.get(r.group, r.group) + ',':27s} {r.threads} thread(s) "
+                     f"{r.predictor:20s}: n {r.n}, RMSE {r.rmse_ms:.3f} ms, MAPE {r.mape:.1f}%, "
+                     f"within +-5% {r.within5:.0f}%, within +-10% {r.within10:.0f}%")
+    lines += ["Per set, as reports/latency/README.md (foreign set first, then zoo and in-space",
+              "held-out networks) and the README's Latency section report them; a share over the "
+              "sets together would mix zoo models with held-out networks."]
+    return lines

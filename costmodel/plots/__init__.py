@@ -4,10 +4,20 @@
     published top-1 of the zoo against costmodel's multiply-adds, params, MAC or latency;
 :mod:`~costmodel.plots.latency`
     the per-model milliseconds of the latency axes (predicted, measured, or read from a file);
+:mod:`~costmodel.plots.torchvision_accuracy`
+    torchvision's weights' top-1 against costmodel's multiply-adds, beside the zoo's papers;
 :mod:`~costmodel.plots.layer_bars`
     per-layer share bars of one model (inline SVG: the HTML report, ``costmodel plot layers``);
+:mod:`~costmodel.plots.layer_breakdown`
+    per-layer breakdown of one model as a picture (PNG / PDF, one colour per op kind);
+:mod:`~costmodel.plots.latency_vs_cost`
+    measured latency against multiply-adds and against MAC, with rank correlations;
+:mod:`~costmodel.plots.arm_vs_x86`
+    emulated aarch64 instructions against x86 time, per op kind;
+:mod:`~costmodel.plots.styles`, :mod:`~costmodel.plots.labels`, :mod:`~costmodel.plots.axes`
+    colours and markers per family / op kind / set, non-overlapping point labels, log limits;
 :mod:`~costmodel.plots.savefig`
-    writing a matplotlib figure.
+    making and writing a matplotlib figure.
 
 The zoo summary table is :mod:`costmodel.zoo.table`.  The names the former single module
 ``costmodel.plots`` offered (``plots.plot_accuracy``, ``plots.UserPoint``, ``plots.zoo_table``,

@@ -11,7 +11,6 @@ are skipped and named in the plot's caption.  Latency x values come from
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -19,9 +18,11 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Uni
 import numpy as np
 import pandas as pd
 
-from costmodel import fileio
 from costmodel.analysis import analyze
-from costmodel.plots.savefig import mkdir_for, save_figure
+from costmodel.plots.axes import log_limits
+from costmodel.plots.labels import place_labels
+from costmodel.plots.savefig import add_caption, new_figure, save_figures, write_csv
+from costmodel.plots.styles import family_styles
 from costmodel.report import CostReport
 from costmodel.zoo import registry
 from costmodel.zoo.table import zoo_report
@@ -34,32 +35,44 @@ class Metric:
     short: str          # caption / table wording
     scale: float = 1.0  # raw value * scale = plotted value
     unit: str = ""
+    threads: Optional[int] = None  # latency metrics: the thread count
 
 
 METRICS: Dict[str, Metric] = {
-    "madds": Metric("madds", "multiply-adds (millions, log scale)",
-                    "costmodel's multiply-adds of all ops (conv, linear, norm, pooling, ...)",
+    "madds": Metric("madds", "multiply-adds of all ops: conv, linear, norm, pooling, ... "
+                             "(millions, log scale; papers count conv+fc only)",
+                    "costmodel's multiply-adds of all ops (conv, linear, norm, pooling, ...; the "
+                    "papers' figures count conv and fc layers only: zoo.csv has both)",
                     1e-6, "M"),
     "params": Metric("params", "parameters (millions, log scale)",
                      "costmodel's parameter count", 1e-6, "M"),
     "mac": Metric("mac", "memory access cost, MAC (million elements, log scale)",
                   "costmodel's memory access cost (elements read + written, ShuffleNetV2's MAC)",
                   1e-6, "M"),
-    "latency_predicted": Metric("latency_predicted", "predicted latency (ms, log scale)",
-                                "latency predicted by costmodel.latency's profile of this "
-                                "machine", 1.0, "ms"),
-    "latency_measured": Metric("latency_measured", "measured latency (ms, log scale)",
-                               "median latency measured on this machine (1 thread)", 1.0, "ms"),
 }
-LATENCY_METRICS = ("latency_predicted", "latency_measured")
+for _t in (1, 2):
+    _sfx = "" if _t == 1 else f"_{_t}t"
+    METRICS["latency_predicted" + _sfx] = Metric(
+        "latency_predicted" + _sfx, f"predicted latency, {_t} thread{'s' if _t > 1 else ''} "
+                                    f"(ms, log scale)",
+        f"latency at {_t} thread{'s' if _t > 1 else ''} predicted by a costmodel.latency device "
+        f"profile", 1.0, "ms", _t)
+    METRICS["latency_measured" + _sfx] = Metric(
+        "latency_measured" + _sfx, f"measured latency, {_t} thread{'s' if _t > 1 else ''} "
+                                   f"(ms, log scale)",
+        f"median latency measured at {_t} thread{'s' if _t > 1 else ''}", 1.0, "ms", _t)
+LATENCY_METRICS = ("latency_predicted", "latency_measured", "latency_predicted_2t",
+                   "latency_measured_2t")
 
 
 def metric(key: str) -> Metric:
+    """The metric named ``key`` (``madds``, ``params``, ``mac``, ``latency-predicted[-2t]``,
+    ``latency-measured[-2t]``; ``predicted`` / ``measured`` for short)."""
     key = key.replace("-", "_")
-    if key in ("predicted", "latency"):
+    if key.startswith(("predicted", "measured")):
+        key = "latency_" + key
+    if key == "latency":
         key = "latency_predicted"
-    if key == "measured":
-        key = "latency_measured"
     if key not in METRICS:
         raise ValueError(f"unknown metric {key!r}; choose one of {', '.join(METRICS)}")
     return METRICS[key]
@@ -177,90 +190,14 @@ class PlotResult:
         return list(d["name"])
 
 
-_DARK = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#17becf", "#31a354", "#e6550d",
-         "#756bb1", "#636363"]
-_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "h", "<", ">", "p", "*", "d", "H"]
+def zoo_families() -> List[str]:
+    """Every family of the zoo, sorted: the universe of :func:`costmodel.plots.styles.family_styles`
+    in every plot of zoo models, so a family looks the same in all of them."""
+    return sorted({registry.entry(n).family for n in registry.names()})
 
 
 def _family_styles(families: Sequence[str]):
-    import matplotlib
-
-    colors = list(matplotlib.colormaps["tab10"].colors) + _DARK
-    styles = {}
-    for i, fam in enumerate(sorted(f for f in families if f != "your model")):
-        styles[fam] = (colors[i % len(colors)], _MARKERS[i % len(_MARKERS)])
-    styles["your model"] = ("#d62728", "*")
-    return styles
-
-
-def _place_labels(ax, data: pd.DataFrame, fontsize: float = 5.5, lines=()):
-    """Label every point, trying candidate offsets and keeping the first whose text box overlaps
-    no earlier label, no marker and stays inside the axes (else the least-overlapping one, with a
-    thin leader line)."""
-    from matplotlib.text import Text
-
-    fig = ax.figure
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    pts = ax.transData.transform(np.c_[data["x"].to_numpy(), data["y"].to_numpy()])
-    r = 3.5 * fig.dpi / 72.0
-    marker_boxes = [(px - r, py - r, px + r, py + r) for px, py in pts]
-    for lx, ly in lines:  # sample the drawn lines (frontier) as small obstacles
-        lp = ax.transData.transform(np.c_[lx, ly])
-        for (x0, y0), (x1, y1) in zip(lp[:-1], lp[1:]):
-            n = int(max(abs(x1 - x0), abs(y1 - y0)) // 3) + 1
-            for f in np.linspace(0, 1, n + 1):
-                px, py = x0 + f * (x1 - x0), y0 + f * (y1 - y0)
-                marker_boxes.append((px - 0.5, py - 0.5, px + 0.5, py + 0.5))
-    axbox = ax.get_window_extent(renderer)
-    near = [(4, 2, "left", "bottom"), (4, -2, "left", "top"), (-4, 2, "right", "bottom"),
-            (-4, -2, "right", "top"), (0, 5, "center", "bottom"), (0, -5, "center", "top"),
-            (6, 0, "left", "center"), (-6, 0, "right", "center")]
-    far = []
-    for radius in (14, 24, 36):
-        for ang in range(0, 360, 30):
-            dx, dy = radius * math.cos(math.radians(ang)), 0.6 * radius * math.sin(math.radians(ang))
-            far.append((round(dx, 1), round(dy, 1), "left" if dx > 1 else "right" if dx < -1
-                        else "center", "bottom" if dy > 1 else "top" if dy < -1 else "center"))
-    placed: List[Tuple[float, float, float, float]] = []
-
-    def overlap(a, b):
-        w = min(a[2], b[2]) - max(a[0], b[0])
-        h = min(a[3], b[3]) - max(a[1], b[1])
-        return w * h if w > 0 and h > 0 else 0.0
-
-    # frontier and user points first (their labels matter most), then left to right
-    order = sorted(range(len(data)), key=lambda i: (not data["on_pareto"].iat[i],
-                                                     data["origin"].iat[i] != "user",
-                                                     data["x"].iat[i]))
-    for i in order:
-        label = _point_label(data.iloc[i])
-        best = None
-        for j, (dx, dy, ha, va) in enumerate(near + far):
-            kw = {}
-            if j >= len(near):
-                kw["arrowprops"] = dict(arrowstyle="-", lw=0.4, color="0.5", shrinkA=0, shrinkB=2)
-            t = ax.annotate(label, (data["x"].iat[i], data["y"].iat[i]), xytext=(dx, dy),
-                            textcoords="offset points", ha=ha, va=va, fontsize=fontsize,
-                            color="0.15", zorder=5, **kw)
-            t.update_positions(renderer)
-            bb = Text.get_window_extent(t, renderer)  # the text alone, not its leader line
-            box = (bb.x0 - 1, bb.y0 - 1, bb.x1 + 1, bb.y1 + 1)
-            score = sum(overlap(box, p) for p in placed)
-            score += sum(overlap(box, mb) for k, mb in enumerate(marker_boxes) if k != i)
-            inside = (box[0] >= axbox.x0 and box[2] <= axbox.x1 and box[1] >= axbox.y0
-                      and box[3] <= axbox.y1)
-            score += 0 if inside else 1e6
-            score += j * 1e-3  # prefer near offsets
-            if best is None or score < best[0]:
-                if best is not None:
-                    best[1].remove()
-                best = (score, t, box)
-            else:
-                t.remove()
-            if score < 1:
-                break
-        placed.append(best[2])
+    return family_styles(families, zoo_families())
 
 
 def _point_label(row) -> str:
@@ -271,11 +208,13 @@ def _point_label(row) -> str:
     return label
 
 
-def _caption(m: Metric, data: pd.DataFrame, skipped: List[Tuple[str, str]]) -> str:
+def _caption(m: Metric, data: pd.DataFrame, skipped: List[Tuple[str, str]],
+             x_note: Optional[str] = None) -> str:
     n_zoo = int((data["origin"] == "zoo").sum())
     text = (f"x: {m.short}" + (" at each model's published input resolution" if m.key in
                                ("madds", "mac") else " at batch 1, published resolution"
-                               if m.key in LATENCY_METRICS else "") +
+                               if m.key in LATENCY_METRICS else "")
+            + (f" ({x_note})" if x_note else "") +
             f". y: published ImageNet top-1 (single crop). {n_zoo} zoo models"
             + (f" + {int((data['origin'] == 'user').sum())} of yours" if (data["origin"] == "user").any()
                else "") + ". Dashed: Pareto frontier (best top-1 at <= cost).")
@@ -290,85 +229,86 @@ def _caption(m: Metric, data: pd.DataFrame, skipped: List[Tuple[str, str]]) -> s
 def plot_accuracy(metric_key: str = "madds", out: Union[None, str, Sequence[str]] = None,
                   names: Optional[Iterable[str]] = None, extra: Sequence[UserPoint] = (),
                   x_values: Optional[Mapping[str, float]] = None, title: Optional[str] = None,
-                  data_csv: Optional[str] = None) -> PlotResult:
+                  data_csv: Optional[str] = None, x_note: Optional[str] = None) -> PlotResult:
     """Published top-1 against a cost ``metric`` (log x) for the zoo (+ ``extra`` user points).
 
-    ``metric_key``: ``madds`` | ``params`` | ``mac`` | ``latency_predicted`` | ``latency_measured``
-    (latency needs ``x_values``).  ``out``: one path or several (``.png``, ``.svg``, ``.pdf``; the
-    format follows the suffix).  ``data_csv``: also write the points.  Returns a
-    :class:`PlotResult` (``.data`` holds the points).
+    ``metric_key``: ``madds`` | ``params`` | ``mac`` | ``latency_predicted[_2t]`` |
+    ``latency_measured[_2t]`` (latency needs ``x_values``).  ``out``: one path or several
+    (``.png``, ``.svg``, ``.pdf``; the format follows the suffix).  ``data_csv``: also write the
+    points.  ``x_note``: where the x values come from (machine, date, file), for the caption.
+    Returns a :class:`PlotResult` (``.data`` holds the points).
     """
     m = metric(metric_key)
     data, skipped = accuracy_points(m.key, names, extra, x_values)
-    caption = _caption(m, data, skipped)
+    caption = _caption(m, data, skipped, x_note)
     result = PlotResult(m.key, data, skipped, caption)
     if data_csv:
-        mkdir_for(data_csv)
-        fileio.write_text(data_csv, data.to_csv(index=False, float_format="%.10g"))
-        result.paths.append(str(data_csv))
+        result.paths.append(write_csv(data_csv, data, "%.10g"))
     if out is None:
         return result
-    outs = [out] if isinstance(out, (str, os.PathLike)) else list(out)
     if data.empty:
         raise ValueError(f"no points to plot for {m.key}: " + caption)
     fig = _draw_accuracy(m, data, caption, title)
-    for path in outs:
-        save_figure(fig, str(path))
-        result.paths.append(str(path))
+    result.paths += save_figures(fig, out)
     result.figure = fig
     return result
 
 
-def _draw_accuracy(m: Metric, data: pd.DataFrame, caption: str, title: Optional[str]):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def frontier_line(ax, front: pd.DataFrame, color: str = "0.35", label: Optional[str] = None):
+    """Draw the staircase of a Pareto frontier (``front``: its points, ``x`` ascending) to the
+    right edge; returns its corners ``(xs, ys)`` (for :func:`~costmodel.plots.labels.place_labels`)."""
+    fx = list(front["x"]) + [ax.get_xlim()[1]]
+    fy = list(front["y"]) + [front["y"].iloc[-1]]
+    ax.plot(fx, fy, drawstyle="steps-post", ls="--", lw=1.0, color=color, zorder=2, label=label)
+    sx, sy = [fx[0]], [fy[0]]
+    for k in range(1, len(fx)):
+        sx += [fx[k], fx[k]]
+        sy += [fy[k - 1], fy[k]]
+    return np.array(sx), np.array(sy)
 
-    fig = Figure(figsize=(12, 7.5), dpi=150)  # no pyplot: no global state, any backend
-    FigureCanvasAgg(fig)
+
+def _draw_accuracy(m: Metric, data: pd.DataFrame, caption: str, title: Optional[str]):
+    from matplotlib.lines import Line2D
+
+    fig = new_figure()
     ax = fig.add_subplot()
     styles = _family_styles(data["family"].unique())
-    for fam in sorted(data["family"].unique(), key=lambda f: (f == "your model", f)):
+    fams = sorted(data["family"].unique(), key=lambda f: (f == "your model", f))
+    for fam in fams:
         d = data[data["family"] == fam]
         color, marker = styles[fam]
         big = fam == "your model"
+        # frontier points edged black; the others edged white, so overlapping markers stay apart
         ax.scatter(d["x"], d["y"], s=90 if big else 34, marker=marker, color=color,
-                   edgecolors=np.where(d["on_pareto"], "black", "none"),
-                   linewidths=0.9, label=fam, zorder=4 if big else 3)
+                   edgecolors=np.where(d["on_pareto"] | big, "black", "white"),
+                   linewidths=np.where(d["on_pareto"] | big, 0.9, 0.5), label=fam,
+                   zorder=4 if big else 3)
     ax.set_xscale("log")
-    xmin, xmax = data["x"].min(), data["x"].max()
+    ax.set_xlim(*log_limits(data["x"]))
     ymin, ymax = data["y"].min(), data["y"].max()
-    span = math.log10(xmax / xmin) if xmax > xmin else 1.0
-    ax.set_xlim(xmin / 10 ** (0.06 * span + 0.02), xmax * 10 ** (0.12 * span + 0.02))
     ax.set_ylim(ymin - 0.05 * (ymax - ymin) - 0.5, ymax + 0.05 * (ymax - ymin) + 0.5)
     front = data[data["on_pareto"]].sort_values("x")
-    lines = []
-    if len(front):
-        fx = list(front["x"]) + [ax.get_xlim()[1]]
-        fy = list(front["y"]) + [front["y"].iloc[-1]]
-        ax.plot(fx, fy, drawstyle="steps-post", ls="--", lw=1.0, color="0.35", zorder=2)
-        sx, sy = [fx[0]], [fy[0]]  # the staircase's corners
-        for k in range(1, len(fx)):
-            sx += [fx[k], fx[k]]
-            sy += [fy[k - 1], fy[k]]
-        lines.append((np.array(sx), np.array(sy)))
+    lines = [frontier_line(ax, front)] if len(front) else []
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", alpha=0.12)
     ax.set_xlabel(m.label)
     ax.set_ylabel("ImageNet top-1 accuracy (%), published")
-    ax.set_title(title or f"Accuracy versus {m.label.split(' (')[0]}", fontsize=12)
-    from matplotlib.lines import Line2D
-
+    ax.set_title(title or f"Accuracy versus {m.label.split(' (')[0].split(':')[0]}", fontsize=12)
     handles = [Line2D([], [], ls="none", marker=styles[f][1], color=styles[f][0],
-                      markersize=10 if f == "your model" else 6, label=f)
-               for f in sorted(data["family"].unique(), key=lambda f: (f == "your model", f))]
+                      markersize=10 if f == "your model" else 6, label=f) for f in fams]
     handles += [Line2D([], [], ls="none", marker="o", markerfacecolor="white",
                        markeredgecolor="black", markersize=6, label="on the frontier"),
                 Line2D([], [], ls="--", lw=1.0, color="0.35", label="Pareto frontier")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5,
               frameon=False, title="family", title_fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.84, top=0.94, bottom=0.14)
-    fig.text(0.06, 0.015, caption, fontsize=7, wrap=True, va="bottom", ha="left", color="0.2")
-    _place_labels(ax, data, lines=lines)
+    add_caption(fig, caption, 0.06, 0.015)
+    # frontier and user points first (their labels matter most), then left to right
+    order = sorted(range(len(data)), key=lambda i: (not data["on_pareto"].iat[i],
+                                                     data["origin"].iat[i] != "user",
+                                                     data["x"].iat[i]))
+    place_labels(ax, data["x"].to_numpy(), data["y"].to_numpy(),
+                 [_point_label(data.iloc[i]) for i in range(len(data))], order, lines=lines)
     return fig
 
 

@@ -110,8 +110,10 @@ def calibrate_profile(out: Optional[str] = None, quick: bool = False, threads=(1
     return prof
 
 
-def predict_result(model, input_shape, profile, report: Optional[CostReport] = None):
-    """``costmodel.latency.predict_latency`` of one model (the raw result)."""
+def predict_result(model, input_shape, profile, report: Optional[CostReport] = None,
+                   threads: Optional[int] = None):
+    """``costmodel.latency.predict_latency`` of one model (the raw result) at ``threads`` threads
+    (default: the profile's smallest thread count)."""
     fn = _latency_attr("predict_latency")
     if fn is None:
         raise LatencyUnavailable("costmodel.latency has no predict_latency yet")
@@ -119,33 +121,39 @@ def predict_result(model, input_shape, profile, report: Optional[CostReport] = N
 
     first = next(iter(inspect.signature(fn).parameters), "")
     if first == "report" and report is not None:
-        return _call(fn, report, profile)
-    return _call(fn, model, input_shape, profile, report=report)
+        return _call(fn, report, profile, threads=threads)
+    return _call(fn, model, input_shape, profile, report=report, threads=threads)
 
 
-def predicted_ms(model, input_shape, profile, report: Optional[CostReport] = None) -> float:
-    """Predicted milliseconds of one model with ``profile`` (``predict_latency``)."""
-    return _as_ms(predict_result(model, input_shape, profile, report))
+def predicted_ms(model, input_shape, profile, report: Optional[CostReport] = None,
+                 threads: Optional[int] = None) -> float:
+    """Predicted milliseconds of one model with ``profile`` at ``threads`` (``predict_latency``)."""
+    return _as_ms(predict_result(model, input_shape, profile, report, threads))
 
 
-def measured_ms(model, input_shape, quick: bool = False) -> float:
+def measured_ms(model, input_shape, quick: bool = False, threads: int = 1) -> float:
     """Median end-to-end milliseconds of one model on this machine (``measure_latency``, batch 1,
-    1 thread, no per-layer replay; ``quick``: tiny budget)."""
+    ``threads`` threads, no per-layer replay; ``quick``: tiny budget)."""
     fn = _latency_attr("measure_latency")
     if fn is None:
         raise LatencyUnavailable("costmodel.latency has no measure_latency yet")
     budget = dict(min_time_s=0.05, repeats=2) if quick else dict(min_time_s=0.5, repeats=3)
-    return _as_ms(_call(fn, model, input_shape, per_layer=False, **budget))
+    return _as_ms(_call(fn, model, input_shape, per_layer=False, threads=threads, **budget))
 
 
 def zoo_latency(kind: str, names: Optional[Iterable[str]] = None, quick: bool = False,
-                profile=None, on_model: Optional[Callable[[str], None]] = None) -> Dict[str, float]:
-    """``{name: ms}`` for the zoo: ``kind`` is ``"predicted"`` or ``"measured"``.
+                profile=None, on_model: Optional[Callable[[str], None]] = None,
+                threads: int = 1) -> Dict[str, float]:
+    """``{name: ms}`` for the zoo at ``threads`` threads: ``kind`` is ``"predicted"`` or
+    ``"measured"`` (a metric key such as ``latency_predicted_2t`` also names the thread count).
 
     Raises :class:`LatencyUnavailable` (with the reason) when costmodel.latency is missing or
     cannot give figures here.  ``on_model(name)`` is called after each model (progress bars).
     """
     kind = kind.replace("latency_", "")
+    if kind.endswith("t") and "_" in kind:  # predicted_2t
+        kind, suffix = kind.rsplit("_", 1)
+        threads = int(suffix[:-1])
     if kind not in ("predicted", "measured"):
         raise ValueError(f"kind must be 'predicted' or 'measured', got {kind!r}")
     names = list(registry.names() if names is None else names)
@@ -156,9 +164,9 @@ def zoo_latency(kind: str, names: Optional[Iterable[str]] = None, quick: bool = 
         model = registry.create(name).eval()
         shape = registry.entry(name).input_shape
         if kind == "predicted":
-            out[name] = predicted_ms(model, shape, profile, zoo_report(name))
+            out[name] = predicted_ms(model, shape, profile, zoo_report(name), threads)
         else:
-            out[name] = measured_ms(model, shape, quick)
+            out[name] = measured_ms(model, shape, quick, threads)
         if on_model:
             on_model(name)
     return out
@@ -167,9 +175,10 @@ def zoo_latency(kind: str, names: Optional[Iterable[str]] = None, quick: bool = 
 def read_timings(path: str, threads: Optional[int] = None) -> Dict[str, Dict[str, float]]:
     """Per-model milliseconds from a file -> ``{"latency_measured": {name: ms}, ...}``.
 
-    A CSV needs ``name`` and ``measured_ms`` and/or ``predicted_ms`` columns; a JSON timing file
-    of ``costmodel bench`` / ``validate-report`` (format ``costmodel-timings``) gives measured ms
-    at ``threads`` threads (default: the smallest thread count in the file).
+    A CSV needs ``name`` and ``measured_ms`` and/or ``predicted_ms`` columns (1 thread;
+    ``measured_ms_2t`` / ``predicted_ms_2t``: 2 threads, keys ``latency_measured_2t`` ...); a
+    JSON timing file of ``costmodel bench`` / ``validate-report`` (format ``costmodel-timings``)
+    gives measured ms at ``threads`` threads (default: the smallest thread count in the file).
     """
     if str(path).lower().endswith(".json"):
         doc = fileio.read_json(path)
@@ -187,10 +196,36 @@ def read_timings(path: str, threads: Optional[int] = None) -> Dict[str, Dict[str
     if "name" not in df.columns:
         raise ValueError(f"{path}: timings CSV needs a 'name' column")
     out = {}
-    for col, key in (("measured_ms", "latency_measured"), ("predicted_ms", "latency_predicted")):
+    for col, key in (("measured_ms", "latency_measured"), ("predicted_ms", "latency_predicted"),
+                     ("measured_ms_2t", "latency_measured_2t"),
+                     ("predicted_ms_2t", "latency_predicted_2t")):
         if col in df.columns:
             sub = df[["name", col]].dropna()
             out[key] = {str(n): float(v) for n, v in zip(sub["name"], sub[col])}
     if not out:
         raise ValueError(f"{path}: timings CSV needs a measured_ms or predicted_ms column")
     return out
+
+
+def timings_note(path: str, threads: Optional[int] = None) -> str:
+    """Where the measured times of a ``costmodel-timings`` JSON come from, for a caption: the
+    file, its CPU and torch, its date (``created``; else ``date not recorded``) and the thread
+    count."""
+    doc = fileio.read_json(path)
+    m = doc.get("machine") or {}
+    when = str(doc["created"])[:10] if doc.get("created") else "date not recorded"
+    th = f", {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    return (f"{os.path.normpath(str(path))}: {m.get('cpu_model', 'unknown CPU')}, "
+            f"torch {m.get('torch', '?')}, {when}{th}")
+
+
+def profile_note(profile, path: Optional[str] = None, threads: Optional[int] = None) -> str:
+    """What a device profile was calibrated on, for a caption: its file, CPU, torch and
+    calibration date, and the thread count predicted for."""
+    m = getattr(profile, "machine", None) or {}
+    cal = getattr(profile, "calibration", None) or {}
+    when = str(cal["created"])[:10] if cal.get("created") else "date not recorded"
+    th = f", predicted for {threads} thread{'s' if threads != 1 else ''}" if threads else ""
+    where = f"profile {os.path.normpath(str(path))}" if path else "device profile"
+    return (f"{where} calibrated on {m.get('cpu_model', 'unknown CPU')}, torch "
+            f"{m.get('torch', '?')}, {when}{th}")

@@ -141,18 +141,21 @@ _SOURCE = ("Chen et al. 2019, All You Need is a Few Shifts (FE-Net), arXiv:1903.
            "abstract (1.375x: 563M M-Adds, 75.0%); 1.0x figures and params via Liu et al. 2024 "
            "(arXiv:2404.07236) Table 1; same params/M-Adds in hikvision-research/SparseShiftLayer README")
 
-# name -> (width, head width, params_m, madds_m, top1, notes)
+# name -> (width, head width, params_m, madds_m, top1, notes, gap)
 _VARIANTS = {
-    "fenet_x1_0": (1.0, 1380, 3.7, 301, 72.9, "official PyTorch re-training: 73.6% (73.9% with AutoAugment)"),
+    "fenet_x1_0": (1.0, 1380, 3.7, 301, 72.9, "official PyTorch re-training: 73.6% (73.9% with AutoAugment)",
+                   "the 1.0x head width is not published: 1380 (the official training log) gives "
+                   "3.52M; the published 3.7M fits a head of about 1500 channels, which no source "
+                   "states"),
     "fenet_x1_375": (1.375, 1932, 5.9, 563, 75.0,
                      "survey labels it FE-Net-1.37; official PyTorch re-training: 75.7% "
-                     "(76.6% with AutoAugment)"),
+                     "(76.6% with AutoAugment)", ""),
 }
 
 
-def _make(name, width, head, params_m, madds_m, top1, notes):
+def _make(name, width, head, params_m, madds_m, top1, notes, gap):
     @register(name, Published(params_m=params_m, madds_m=madds_m, top1=top1, resolution=224,
-                              source=_SOURCE, notes=notes), family="fenet")
+                              source=_SOURCE, notes=notes, gap=gap), family="fenet")
     def factory(**kwargs):
         return FENet(width=width, head=head, **kwargs)
 

@@ -116,6 +116,8 @@ class GoogLeNet(nn.Module):
            "Szegedy et al. 2014, arXiv:1409.4842, Table 1); budget '1.5 billion multiply-adds': "
            "Szegedy et al. 2014, Sec. 1",
     notes="torchvision's variant (torchvision_variant=True: BN, 3x3 third branch) is 6.62M / "
-          "1498M, 69.778% top-1"))
+          "1498M, 69.778% top-1",
+    gap="Table 1's widths fix 6,998,552 params; the quoted 6.8M fits a weight count in units of "
+        "1024 (6,826K; a guess, not in the paper)"))
 def googlenet(**kwargs):
     return GoogLeNet(**kwargs)

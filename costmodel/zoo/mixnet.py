@@ -189,16 +189,19 @@ class MixNet(nn.Module):
 
 _SRC = "Tan & Le 2019, MixConv/MixNet, arXiv:1907.09595 (BMVC 2019), Table 2"
 _NOTE = "Table 2 read via secondary copies (PaddleClas, linksense/MixNet-PyTorch, OpenVINO)"
+_GAP = ("the released layout (params equal to independent implementations) counts {}M conv+fc "
+        "madds; no counting convention reaches the paper's {}M, presumably measured on the model "
+        "before its release")
 
 
 @register("mixnet_s", Published(params_m=4.1, madds_m=256, top1=75.8, resolution=224,
-                                source=_SRC, notes=_NOTE))
+                                source=_SRC, notes=_NOTE, gap=_GAP.format("239", "256")))
 def mixnet_s(width: float = 1.0, **kwargs):
     return MixNet(_S, width=check_width(width), **kwargs)
 
 
 @register("mixnet_m", Published(params_m=5.0, madds_m=360, top1=77.0, resolution=224,
-                                source=_SRC, notes=_NOTE))
+                                source=_SRC, notes=_NOTE, gap=_GAP.format("339", "360")))
 def mixnet_m(width: float = 1.0, **kwargs):
     return MixNet(_M, width=check_width(width), **kwargs)
 

@@ -78,12 +78,14 @@ def mobilenet_v1_x0_75(**kwargs):
 
 
 @register("mobilenet_v1_x0_5", Published(params_m=1.3, madds_m=149, top1=63.7, resolution=224,
-                                         source=_SRC, notes=_ROUNDED.format("1.34M / 150M")))
+                                         source=_SRC, notes=_ROUNDED.format("1.34M / 150M"),
+                                         gap="TF-slim's README lists 1.34M"))
 def mobilenet_v1_x0_5(**kwargs):
     return MobileNetV1(width=0.5, **kwargs)
 
 
 @register("mobilenet_v1_x0_25", Published(params_m=0.5, madds_m=41, top1=50.6, resolution=224,
-                                          source=_SRC, notes=_ROUNDED.format("0.47M / 41M")))
+                                          source=_SRC, notes=_ROUNDED.format("0.47M / 41M"),
+                                          gap="TF-slim's README lists 0.47M"))
 def mobilenet_v1_x0_25(**kwargs):
     return MobileNetV1(width=0.25, **kwargs)

@@ -66,14 +66,19 @@ _REPO = ("tensorflow/models research/slim/nets/mobilenet/README.md (commit 0ba83
 
 @register("mobilenet_v2_x1_0", Published(params_m=3.4, madds_m=300, top1=72.0, resolution=224,
                                          source=_PAPER,
-                                         notes="torchvision mobilenet_v2: 3,504,872 params, 301M"))
+                                         notes="torchvision mobilenet_v2: 3,504,872 params, 301M",
+                                         gap="Table 4's 3.4M is rounded down: the architecture "
+                                             "(= torchvision's) has 3,504,872 params, the "
+                                             "official checkpoint table 3.47M"))
 def mobilenet_v2_x1_0(**kwargs):
     return MobileNetV2(width=1.0, **kwargs)
 
 
 @register("mobilenet_v2_x1_4", Published(params_m=6.9, madds_m=585, top1=74.7, resolution=224,
                                          source=_PAPER,
-                                         notes="official checkpoint table: 6.06M / 582M"))
+                                         notes="official checkpoint table: 6.06M / 582M",
+                                         gap="Table 4's 6.9M does not fit the architecture: the "
+                                             "official 1.4 checkpoint has 6.06M (ours 6.11M)"))
 def mobilenet_v2_x1_4(**kwargs):
     return MobileNetV2(width=1.4, **kwargs)
 
@@ -93,6 +98,8 @@ def mobilenet_v2_x0_5(**kwargs):
 @register("mobilenet_v2_x0_35", Published(
         params_m=1.6, madds_m=59.2, top1=60.8, resolution=224,
         source="Howard et al. 2019, MobileNetV3, arXiv:1905.02244, Table 3 (row 'V2 0.35')",
-        notes="official checkpoint table: 1.66M / 59M"))
+        notes="official checkpoint table: 1.66M / 59M",
+        gap="the MobileNetV3 paper's 1.6M is below the official checkpoint's 1.66M (ours "
+            "1.68M)"))
 def mobilenet_v2_x0_35(**kwargs):
     return MobileNetV2(width=0.35, **kwargs)

@@ -27,7 +27,9 @@ class Published:
     ``params_m`` is millions of parameters, ``madds_m`` millions of multiply-adds (what the papers
     call FLOPs), ``top1`` ImageNet top-1 accuracy in percent (single crop), ``resolution`` the
     input side in pixels.  ``None`` means no source confirmed the figure.  ``source`` names the
-    paper and table (or the repository file) each figure comes from.
+    paper and table (or the repository file) each figure comes from.  ``gap``: one line, taken
+    from the model's docstring, on why costmodel's count differs from a published figure beyond
+    the zoo tests' tolerance (the "Gaps" list of ``reports/zoo.md``).
     """
 
     params_m: Optional[float] = None
@@ -36,6 +38,7 @@ class Published:
     resolution: int = 224
     source: str = ""
     notes: str = ""
+    gap: str = ""
 
 
 @dataclass(frozen=True)

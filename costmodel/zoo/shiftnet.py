@@ -108,13 +108,19 @@ _SRC = ("Wu et al. 2018, Shift, arXiv:1711.08141 (CVPR 2018), ImageNet table, vi
 
 
 @register("shiftnet_a", Published(params_m=4.1, madds_m=1400, top1=70.1, resolution=224, source=_SRC,
-                                  notes="1.4G FLOPs = multiply-adds; figures appear truncated to 1 decimal"))
+                                  notes="1.4G FLOPs = multiply-adds; figures appear truncated to 1 decimal",
+                                  gap="layout from a third-party re-implementation (the paper's "
+                                      "appendix table is not retrievable as text); the published "
+                                      "4.1M fits a count truncated, not rounded, to one decimal"))
 def shiftnet_a(**kwargs):
     return ShiftNet(variant_width=1.0, **kwargs)
 
 
 @register("shiftnet_b", Published(params_m=1.1, madds_m=371, top1=61.2, resolution=224, source=_SRC,
-                                  notes="ShiftNet-A with every channel count halved"))
+                                  notes="ShiftNet-A with every channel count halved",
+                                  gap="ShiftNet-A at half width (madds match 371M to 0.01%); the "
+                                      "published 1.1M fits a count truncated, not rounded, to one "
+                                      "decimal"))
 def shiftnet_b(**kwargs):
     return ShiftNet(variant_width=0.5, **kwargs)
 

@@ -110,6 +110,65 @@ def zoo_table_markdown(table: Optional[pd.DataFrame] = None, source: bool = True
     return "\n".join(lines) + "\n"
 
 
+#: the zoo tests' tolerances (tests/test_zoo.py): params within 2%, conv+fc multiply-adds within
+#: 3% of the published figure, or within half a unit of its last printed digit
+TOLERANCE = {"params": 0.02, "madds": 0.03}
+
+
+def printed_half_unit(value: float) -> float:
+    """Half a unit in the last printed digit of a published figure (0.5 -> 0.05, 569 -> 0.5)."""
+    text = repr(float(value)).rstrip("0").rstrip(".")
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return 0.5 * 10 ** -decimals
+
+
+def gaps(table: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """Every gap to a published figure larger than :data:`TOLERANCE`, one row each: ``name,
+    what`` (params or madds), ``ours_m, published_m, gap_pct``, ``rounding`` (True when the
+    figure's printed rounding covers the gap, as the tests allow) and ``reason`` (the model's
+    ``Published.gap``, from its docstring; empty if none is recorded)."""
+    df = zoo_table() if table is None else table
+    rows = []
+    for r in df.itertuples(index=False):
+        e = registry.entry(r.name)
+        for what, ours, pub, pct in (
+                ("params", r.params / 1e6, r.pub_params_m, r.params_gap_pct),
+                ("madds", r.madds_conv_linear / 1e6, r.pub_madds_m, r.madds_gap_pct)):
+            if pub != pub or abs(ours - pub) <= TOLERANCE[what] * pub:
+                continue
+            rows.append({"name": r.name, "what": what, "ours_m": ours, "published_m": pub,
+                         "gap_pct": pct, "rounding": abs(ours - pub) <= printed_half_unit(pub),
+                         "reason": e.published.gap})
+    return pd.DataFrame(rows, columns=["name", "what", "ours_m", "published_m", "gap_pct",
+                                       "rounding", "reason"])
+
+
+def gaps_markdown(table: Optional[pd.DataFrame] = None) -> str:
+    """The "Gaps" list under the zoo table: every gap beyond the tests' tolerance with its
+    reason, largest first."""
+    g = gaps(table)
+    g = g.reindex(g["gap_pct"].abs().sort_values(ascending=False).index)
+    lines = ["## Gaps", "",
+             f"Every gap larger than the zoo tests' tolerance (params "
+             f"{TOLERANCE['params'] * 100:.0f}%, conv+fc madds {TOLERANCE['madds'] * 100:.0f}%), "
+             "largest first, with its reason (from the model's docstring, "
+             "`costmodel/zoo/<family>.py`). Gaps marked *rounding* are within half a unit of the "
+             "figure's last printed digit, which the tests accept.", ""]
+    for r in g.itertuples(index=False):
+        what = "params" if r.what == "params" else "madds conv+fc"
+        digits = 3 if r.published_m < 10 else 1
+        why = []
+        if r.rounding:
+            h = printed_half_unit(r.published_m)
+            why.append(f"*rounding*: the source prints {r.published_m:g}M, i.e. "
+                       f"{r.published_m - h:g}-{r.published_m + h:g}M")
+        if r.reason:
+            why.append(r.reason)
+        lines.append(f"- `{r.name}` {what} {r.gap_pct:+.1f}% ({r.ours_m:.{digits}f}M vs "
+                     f"{r.published_m:g}M): " + ("; ".join(why) or "no reason recorded") + ".")
+    return "\n".join(lines) + "\n"
+
+
 #: what the columns of :func:`published_text` mean
 PUBLISHED_LEGEND = ("params (M), madds (M): the paper's figures in millions (madds: multiply-adds "
                     "of conv and fc layers, what papers call FLOPs); top-1: the paper's ImageNet "

@@ -310,6 +310,8 @@ CLAIMS = [
      "ShuffleNetV2 Sec. 4: on ARM ShuffleNet v1 and v2 are 'comparable' (140M level)"),
     ("snv2_table8", "mobilenet_v1_x1_0", "shufflenet_v2_x2_0",
      "ShuffleNetV2 Table 8: 1.0 MobileNet v1 vs ShuffleNet v2 2x (500M level)"),
+    ("snv2_table8", "mobilenet_v1_x0_25", "shufflenet_v2_x0_5",
+     "ShuffleNetV2 Table 8: 0.25 MobileNet v1 vs ShuffleNet v2 0.5x (40M level)"),
     ("mnv2_table4", "mobilenet_v1_x1_0", "mobilenet_v2_x1_0",
      "MobileNetV2 Table 4: MobileNetV1 vs MobileNetV2 on the Pixel 1"),
     ("mnv2_table4", "mobilenet_v2_x1_4", "mobilenet_v2_x1_0",

@@ -149,6 +149,20 @@ def _rates_md() -> str:
                 "rate (Snapdragon 810, emu)", "call cost us (emu+call, SD810)"], rows)
 
 
+def _emulation_files() -> str:
+    """The emulated timing files behind :data:`~costmodel.arm.spec_profiles.EMULATION_FITS`."""
+    return ", ".join(f"`reports/arm/{os.path.basename(p)}`" for p in sp.EMULATION_FILES)
+
+
+def _emulation_layers() -> str:
+    return f"{sum(f['layers'] for f in sp.EMULATION_FITS.values()):,}"
+
+
+def _effective_ipc(device: str = "snapdragon_810") -> float:
+    """Instructions per cycle at which the reference kind reaches the NEON peak."""
+    return sp.instruction_rate(device) / (sp.DEVICES[device]["clock_ghz"] * 1e9)
+
+
 def render_markdown(cmp: Comparison, plot_name: Optional[str] = None, shares: bool = True) -> str:
     s = cmp.summary
     doc = load()
@@ -168,10 +182,11 @@ def render_markdown(cmp: Comparison, plot_name: Optional[str] = None, shares: bo
               "multiply-adds per cycle x clock of one big core; no per-op overhead.",
               "* **costmodel: + emulated per-kind rates** (`'emu'`): as above, but each op kind "
               "computes at the rate its aarch64 kernel's *instruction count* implies "
-              "(`reports/arm/arm_neoverse-n1_zoo.json`, torch 2.10 kernels under QEMU), with the "
-              "instruction rate set so that the pointwise convolution runs at the NEON peak "
-              "(an effective 1.54 instructions per cycle).  Derived from emulation counts, not "
-              "timings.",
+              f"({_emulation_files()} merged, {_emulation_layers()} distinct layers; torch 2.10 "
+              "kernels under QEMU), with the instruction rate set so that the pointwise "
+              "convolution runs at the NEON peak (an effective "
+              f"{_effective_ipc():.2f} instructions per cycle).  Derived from emulation counts, "
+              "not timings.",
               "* **costmodel: + emulated rates + per-call cost** (`'emu_call'`): plus each op "
               "kind's fixed instructions per call (torch's dispatch and set-up) at the same rate.",
               "",
@@ -390,6 +405,8 @@ def _findings(cmp: Comparison) -> List[str]:
                        f"reached {fr['flops'] * 100:.0f}% of the NEON fp32 peak on average "
                        f"(FLOPs-only scale) and {fr['emu_call'] * 100:.0f}% of the 'emu+call' "
                        f"prediction.")
+    out += _worse_than_flops(cmp)
+    out += _reversed_claims(cmp)
     for cs in cmp.sets:
         if cs.key != "snv2_table8":
             continue
@@ -400,6 +417,43 @@ def _findings(cmp: Comparison) -> List[str]:
                    f"right and 'emu+call' does not ({len(only_a)}): {fmt(only_a)}.")
     return out
 
+
+
+def _worse_than_flops(cmp: Comparison) -> List[str]:
+    """Where the emulation-derived variants score worse than FLOPs-only (MAPE or median
+    pair-ratio error): the sets on which "the emulated rates improve the prediction" fails."""
+    s = cmp.summary
+    out = []
+    for cs in cmp.sets:
+        parts = []
+        for p in ("emu", "emu_call"):
+            for col, what in (("mape", "MAPE"), ("ratio_err_med", "pair-ratio error")):
+                v, f = summary_value(s, cs.key, p, col), summary_value(s, cs.key, "flops", col)
+                if math.isfinite(v) and math.isfinite(f) and round(v, 1) > round(f, 1):
+                    parts.append(f"{SHORT[p]} {what} {v:.1f}% vs FLOPs {f:.1f}%")
+        if parts:
+            out.append(f"{cs.title}: " + ", ".join(parts))
+    if not out:
+        return ["* The emulation-derived variants score at least as well as FLOPs-only on MAPE "
+                "and pair-ratio error in every set."]
+    return ["* **Not better than FLOPs-only everywhere**: the emulation-derived variants have a "
+            "larger error than FLOPs-only on " + "; ".join(out) + "."]
+
+
+def _reversed_claims(cmp: Comparison) -> List[str]:
+    """Papers' statements (slower / faster) whose order a predictor reverses beyond the tie."""
+    out = []
+    for _, r in cmp.claims.iterrows():
+        if r["published"] <= 1 + TIE:
+            continue
+        rev = [f"{SHORT[p]} {r[p]:.2f}" for p in PREDICTORS if r[p] < 1 / (1 + TIE)]
+        if rev:
+            out.append(f"{r['slower']} / {r['faster']} (published {r['published']:.2f}; "
+                       + ", ".join(rev) + ")")
+    if not out:
+        return []
+    return ["* **Reversed**: predictors that put the paper's slower network ahead (time ratio "
+            "slower / faster below 1): " + "; ".join(out) + "."]
 
 
 def to_json(cmp: Comparison) -> dict:

@@ -1,0 +1,92 @@
+"""The foreign validation report's plots (costmodel.latency.foreign.scatter and error_plot) on a
+synthetic table with the columns :func:`costmodel.latency.foreign.evaluate` returns: every point
+inside the axes (baselines included, 1 ms .. 1 s on log axes), one colour per set, the outliers
+labelled."""
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.patches import Rectangle
+
+from costmodel.latency import foreign
+from costmodel.plots.styles import set_color
+
+from conftest import assert_png
+
+
+def synthetic_models(seed=0):
+    """Rows like evaluate()'s: 3 sets x 2 thread counts, measured 1 ms .. 1 s, a few outliers,
+    and a FLOPs-proportional baseline far off at both ends (as vgg16's 904 ms was)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for st, n in (("foreign", 30), ("zoo", 12), ("in-space", 10)):
+        for i in range(n):
+            ms = float(10 ** rng.uniform(0, 3))
+            for t in (1, 2):
+                m = ms / t ** 0.8
+                err = rng.normal(0, 4)
+                if i % 9 == 4:
+                    err = 25.0 if t == 1 else -30.0  # outliers
+                pred = m * (1 + err / 100)
+                rows.append({"name": f"timm:{st}_net_{i}" if st == "foreign" else
+                             f"families:validation:{i}" if st == "in-space" else f"zoo_{i}",
+                             "set": st, "family": f"fam{i % 4}", "threads": t, "measured_ms": m,
+                             "pred_ms": pred / 1.02, "pred_corrected_ms": pred,
+                             "flops_ms": m * 3.0, "flops_mac_ms": m * 1.3,
+                             "flops_corrected_ms": m * (3.0 if i % 2 else 0.2),
+                             "flops_mac_corrected_ms": m * 1.3, "madds": 1e9, "mac": 1e7,
+                             "layout_spread_pct": 1.0, "repeat_spread_pct": 1.0,
+                             "predict_s": 0.01})
+    df = pd.DataFrame(rows)
+    df["error_pct"] = 100 * (df["pred_ms"] / df["measured_ms"] - 1)
+    df["error_corrected_pct"] = 100 * (df["pred_corrected_ms"] / df["measured_ms"] - 1)
+    return df
+
+
+@pytest.fixture(scope="module")
+def models():
+    return synthetic_models()
+
+
+def test_scatter_covers_every_point_and_colours_sets_apart(models, tmp_path):
+    path = tmp_path / "scatter.png"
+    fig = foreign.scatter(models, str(path))
+    assert_png(path)
+    axes = fig.axes[:2]
+    for ax, t in zip(axes, (1, 2)):
+        g = models[models["threads"] == t]
+        values = pd.concat([g["measured_ms"], g["pred_corrected_ms"], g["flops_corrected_ms"],
+                            g["flops_mac_corrected_ms"]])
+        lo, hi = ax.get_xlim()
+        assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+        assert lo < values.min() and values.max() < hi  # nothing clipped at either end
+        assert ax.get_ylim() == (lo, hi)
+        # costmodel's points: one face colour per set
+        faces = {}
+        for coll in ax.collections:
+            fc = coll.get_facecolors()
+            if len(fc) and fc[0][3] > 0 and len(coll.get_offsets()):
+                faces.setdefault(to_hex(fc[0][:3]), 0)
+        assert {set_color(s) for s in ("foreign", "zoo", "in-space")} <= set(faces)
+        # every model beyond +-10% is labelled with its error
+        err = 100 * (g["pred_corrected_ms"] / g["measured_ms"] - 1)
+        texts = [a.get_text() for a in ax.texts]
+        for name, e in zip(g["name"], err):
+            if abs(e) > 10:
+                assert any(tx.startswith(name.split(":", 1)[-1] + " (") for tx in texts), name
+        assert len(texts) == int((err.abs() > 10).sum())
+
+
+def test_error_plot_shows_every_model_of_every_set(models, tmp_path):
+    path = tmp_path / "errors.png"
+    fig = foreign.error_plot(models, str(path))
+    assert_png(path)
+    for ax, t in zip(fig.axes, (1, 2)):
+        g = models[models["threads"] == t]
+        labels = [tl.get_text() for tl in ax.get_xticklabels()]
+        assert len(labels) == len(g)
+        lo, hi = ax.get_ylim()
+        assert lo < g["error_corrected_pct"].min() and g["error_corrected_pct"].max() < hi
+        bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_width() < 1]
+        colours = {to_hex(p.get_facecolor()[:3]) for p in bars}
+        assert colours == {set_color(s) for s in ("foreign", "zoo", "in-space")}
