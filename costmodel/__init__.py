@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 #: subpackages and modules reachable as attributes after a plain ``import costmodel``
 SUBMODULES = ("analysis", "arm", "fileio", "formulas", "guidelines", "handles", "latency",
               "layers", "numfmt", "plots", "report", "reports_folder", "shape_rules", "sources",
-              "tables", "tracer", "verify", "zoo")
+              "sweep", "tables", "tracer", "verify", "zoo")
 
 __all__ = ["analyze", "CostReport", "DeviceProfile", "ModelSourceError", "ShapeError",
            "TraceError", "UnsupportedOpWarning", "calibrate", "formulas", "load_model",

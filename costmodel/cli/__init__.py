@@ -5,8 +5,8 @@ One module per command group, each with a ``register(subparsers)`` function:
 :mod:`~costmodel.cli.report` (``report``, ``zoo``), :mod:`~costmodel.cli.latency` (``calibrate``,
 ``predict``, ``bench``, ``validate``, ``validate-report``), :mod:`~costmodel.cli.guidelines`
 (``guidelines``, ``lint``), :mod:`~costmodel.cli.plot` (``plot``), :mod:`~costmodel.cli.reports`
-(``reports``) and :mod:`~costmodel.cli.arm` (``arm``); :mod:`~costmodel.cli.common` holds what they
-share.  A handler returns the exit code.  Errors users can cause (an unknown model, a bad shape, a
+(``reports``), :mod:`~costmodel.cli.sweep` (``sweep``) and :mod:`~costmodel.cli.arm` (``arm``);
+:mod:`~costmodel.cli.common` holds what they share.  A handler returns the exit code.  Errors users can cause (an unknown model, a bad shape, a
 failing forward, an unreadable or unwritable file) print one line on stderr and exit with status
 2, never a traceback.  Library modules never import this package.
 """
@@ -17,11 +17,11 @@ import sys
 import warnings
 
 from costmodel import __version__
-from costmodel.cli import arm, guidelines, latency, plot, report, reports
+from costmodel.cli import arm, guidelines, latency, plot, report, reports, sweep
 from costmodel.cli.common import MODEL_HELP, CLIError, user_error_message
 
 #: the command groups, in the order ``costmodel --help`` lists them
-COMMAND_GROUPS = (report, latency, guidelines, plot, reports, arm)
+COMMAND_GROUPS = (report, latency, guidelines, plot, reports, sweep, arm)
 
 __all__ = ["CLIError", "build_parser", "main", "run"]
 

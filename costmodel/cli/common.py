@@ -44,6 +44,10 @@ USER_ERRORS = (
     ("costmodel.arm.runner", "EmulationError"),
     ("costmodel.arm.plugin", "PluginLogError"),
     ("costmodel.arm.published.data", "PublishedDataError"),
+    ("costmodel.sweep.space", "SpaceError"),
+    ("costmodel.sweep.run", "SweepError"),
+    ("costmodel.sweep.pareto", "FrontError"),
+    ("costmodel.sweep.ray_engine", "RayEngineError"),
 )
 
 

@@ -129,6 +129,23 @@ def _level(value: float, info: float, warn: float, high: float) -> Optional[str]
     return None
 
 
+def g4_block_flagged(block_mac: float, total_mac: float, ew_mac_share: float,
+                     t: "Thresholds" = None) -> bool:
+    """Whether a block gets its own G4 finding (always at ``high``): its element-wise share of
+    MAC reaches ``g4_high`` and it holds at least ``g4_block_min_share`` of the model's MAC
+    (element-wise on arrays)."""
+    t = t or THRESHOLDS
+    return (np.asarray(block_mac) / np.maximum(total_mac, 1) >= t.g4_block_min_share) \
+        & (np.asarray(ew_mac_share) >= t.g4_high)
+
+
+def g4_model_severity(ew_mac_share: float, t: "Thresholds" = None) -> Optional[str]:
+    """The severity of the model-level G4 finding for an element-wise share of MAC (None: no
+    finding)."""
+    t = t or THRESHOLDS
+    return _level(ew_mac_share, t.g4_info, t.g4_warn, t.g4_high)
+
+
 def severity_rank(s: Optional[str]) -> int:
     return -1 if s is None else SEVERITIES.index(s)
 
@@ -580,7 +597,7 @@ def check(model: nn.Module, input_shape=(1, 3, 224, 224), profile=None,
                  "small_launches": len(small), "join": join_name}))
 
         # G4 finding, per block
-        if mac_b / total_mac >= t.g4_block_min_share and row["ew_mac_share"] >= t.g4_high:
+        if g4_block_flagged(mac_b, total_mac, row["ew_mac_share"], t):
             sev = _level(row["ew_mac_share"], t.g4_info, t.g4_warn, t.g4_high)
             kinds_b = _kind_breakdown([i for i in idx if kinds[i] in ELEMENTWISE_KINDS],
                                       kinds, macs)
@@ -609,7 +626,7 @@ def check(model: nn.Module, input_shape=(1, 3, 224, 224), profile=None,
     }
     if pred_ms is not None and pred_total:
         summary["ew_time_share"] = sum(pred_ms[i] for i in ew_idx) / max(sum(pred_ms), 1e-12)
-    sev = _level(summary["ew_mac_share"], t.g4_info, t.g4_warn, t.g4_high)
+    sev = g4_model_severity(summary["ew_mac_share"], t)
     if sev:
         flops = [int(v) for v in rows["flops"]]
         msg = (f"element-wise ops ({_kind_breakdown(ew_idx, kinds, macs)}) are "

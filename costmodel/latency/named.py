@@ -2,10 +2,13 @@
 timing files: any :mod:`costmodel.sources` spec (a zoo name, ``timm:...``,
 ``torchvision:...``, ``pytorchcv:...``) at its default input, ``families:calibration:I`` /
 ``families:validation:I`` / ``families:reference`` (:mod:`costmodel.latency.families`), or
-``space:validation:I`` / ``space:calibration:I`` (the I-th network of the first design space).  Names are looked up,
+``space:validation:I`` / ``space:calibration:I`` (the I-th network of the first design space),
+``sweep:SPACE:SEED:I`` (candidate I of seed SEED of a packaged sweep space,
+:mod:`costmodel.sweep.space`).  Names are looked up,
 never imported from a path or executed: a ``path/file.py:factory`` spec is refused."""
 from __future__ import annotations
 
+import os
 from typing import Tuple
 
 import torch.nn as nn
@@ -30,6 +33,18 @@ def resolve_model(name: str) -> Tuple[nn.Module, Tuple[int, ...]]:
         specs = space.validation_specs(i + 1) if parts[1] == "validation" else space.calibration_specs(i + 1)
         spec = specs[i]
         return space.build(spec).eval(), spec.input_shape
+    if name.startswith("sweep:"):
+        parts = name.split(":")
+        if len(parts) != 4 or not parts[2].isdigit() or not parts[3].isdigit():
+            raise KeyError(f"bad sweep candidate name {name!r} (expected sweep:SPACE:SEED:INDEX, "
+                           f"SPACE a packaged space)")
+        from costmodel.sweep.space import SPACES_DIR, Space, packaged_spaces
+        if parts[1] not in packaged_spaces():
+            raise KeyError(f"{name!r}: no packaged space {parts[1]!r} "
+                           f"({', '.join(packaged_spaces())})")
+        sweep_space = Space.load(os.path.join(SPACES_DIR, parts[1] + ".json"))
+        config = sweep_space.sample(int(parts[2]), int(parts[3]))
+        return sweep_space.build(config).eval(), sweep_space.input_shape(config)
     try:
         kind, _ = sources.split_spec(name)
         if kind == "file":
