@@ -38,6 +38,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", default=os.path.join(ROOT, "reports", "latency", "profile.json"))
     ap.add_argument("--out", default=os.path.join(ROOT, "reports", "sweep_vs_measured.md"))
+    ap.add_argument("--render", action="store_true",
+                    help="time nothing: rewrite the Markdown from the CSV an earlier run left")
     args = ap.parse_args(argv)
     csv_path = os.path.splitext(args.out)[0] + ".csv"
     fileio.check_writable(args.out)
@@ -46,6 +48,9 @@ def main(argv=None) -> int:
     profile = DeviceProfile.load(args.profile)
     threads = profile.thread_counts
 
+    if args.render:
+        table = pd.read_csv(csv_path)
+        return render(args, space, profile, threads, table, csv_path, None)
     pred = run.sweep(space, args.n, profile=profile, seed=args.seed)
     names = [f"sweep:{space.name}:{args.seed}:{i}" for i in range(args.n)]
     watch = CpuWatch().start()
@@ -63,12 +68,17 @@ def main(argv=None) -> int:
                      "config": pred.loc[i, "config"]})
     table = pd.DataFrame(rows)
     fileio.write_text(csv_path, table.to_csv(index=False, float_format="%.6g"))
+    return render(args, space, profile, threads, table, csv_path, quiet)
 
+
+def render(args, space, profile, threads, table, csv_path, quiet) -> int:
     mach = machine.describe()
     lines = ["# Sweep predictions against measured latency", "",
              f"`python benchmarks/sweep_vs_measured.py --n {args.n} --space {space.name} --seed "
              f"{args.seed}` on {mach.get('cpu_model', '?')} ({os.cpu_count()} logical CPUs), "
-             f"torch {mach.get('torch', '?')}; {describe(quiet)}.", "",
+             f"torch {mach.get('torch', '?')}; "
+             + (describe(quiet) if quiet else "measured by an earlier run of this script, rendered "
+                "again with --render") + ".", "",
              f"The first {args.n} candidates of seed {args.seed} of the space `{space.name}`, "
              f"predicted by the sweep with `{os.path.relpath(args.profile, ROOT)}` and measured "
              f"end to end as the latency validation measures its held-out networks (fresh "
@@ -92,12 +102,13 @@ def main(argv=None) -> int:
     ref_path = os.path.join(ROOT, "reports", "latency", "error_stats.csv")
     if os.path.exists(ref_path):
         ref = pd.read_csv(ref_path)
-        ref = ref[(ref["group"] == "sampled") & (ref["predictor"] == "costmodel")]
-        figures = "; ".join(f"{int(r.threads)} thread(s): {r.within10:.0f}% within +-10%, MAPE "
-                            f"{r.mape:.1f}%" for r in ref.itertuples())
-        lines += ["", f"For comparison, the latency validation's {int(ref['n'].max())} held-out "
-                      f"sampled networks ([reports/latency](latency/README.md), "
-                      f"`reports/latency/error_stats.csv`): {figures}."]
+        if {"set", "predictor"} <= set(ref.columns):
+            ref = ref[ref["predictor"] == "costmodel (raw)"]  # the sweep predicts raw, uncorrected
+            figures = "; ".join(f"{r.set}, {int(r.threads)} thread(s): {r.within10:.0f}% within "
+                                f"+-10%, MAPE {r.mape:.1f}%" for r in ref.itertuples())
+            lines += ["", "For comparison, the latency validation's raw (not drift-corrected) "
+                          "figures with the same profile ([reports/latency](latency/README.md), "
+                          f"`reports/latency/error_stats.csv`): {figures}."]
     fileio.write_text(args.out, "\n".join(lines) + "\n")
     print(f"wrote {args.out} and {csv_path}", file=sys.stderr)
     return 0

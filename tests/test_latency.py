@@ -800,3 +800,14 @@ def test_boosted_forest_walked_at_once_equals_tree_by_tree():
                                                  for t in boost["trees"])
     np.testing.assert_allclose(fit.predict_boost(boost, Zt), three, rtol=1e-12, atol=1e-12)
     assert fit.predict_boost({"init": 0.5, "lr": 0.1, "trees": []}, Zt).tolist() == [0.5] * len(Zt)
+
+
+def test_foreign_report_names_how_the_measuring_machine_differs():
+    from costmodel.latency.foreign import machine_diff
+    prof = {"cpu_model": "AMD EPYC", "arch": "x86_64", "torch": "2.14.1", "isa": ["avx2", "avx_vnni"]}
+    same = dict(prof)
+    assert machine_diff(same, prof) == {}
+    other = dict(prof, isa=["avx2", "avx512f"])
+    d = machine_diff(other, prof)
+    assert list(d) == ["isa"] and "avx_vnni" in d["isa"] and "avx512f" in d["isa"]
+    assert "2.13" in machine_diff(dict(prof, torch="2.13"), prof)["torch"]

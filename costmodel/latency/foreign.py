@@ -379,6 +379,10 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
         L += ["Durations: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in run["durations_s"].items()), ""]
     if run.get("note"):
         L += [f"Note: {run['note']}.", ""]
+    if run.get("machine_diff"):
+        L += ["**The models were measured on a machine that differs from the profile's** in "
+              + ", ".join(f"{k} ({v})" for k, v in run["machine_diff"].items())
+              + ": predictions are for the profile's machine.", ""]
     for k, w in (run.get("quiet") or {}).items():
         L += [f"Machine load during {k}: {describe_quiet(w)}.", ""]
     # drift
@@ -463,8 +467,25 @@ def render(out_dir: str = "reports/latency") -> str:
     entries = [{"name": e["name"], "threads": e["threads"], "total_ms": e["total_ms"],
                 "total_ms_spread": e.get("total_ms_spread") or {}} for e in doc["models"]]
     sets = model_names(int(run_info.get("n_in_space", 30)))
+    run_info["machine_diff"] = machine_diff(doc.get("machine") or {}, prof.machine)
     drift = drift_mod.factors(prof, refs)
     return write(out_dir, evaluate(entries, prof, sets, drift), prof, drift, refs, run_info)
+
+
+def machine_diff(measured: dict, profile_machine: dict) -> Dict[str, str]:
+    """The fields in which the measuring machine differs from the profile's, each with what
+    differs (for the ISA flags: the ones only one of them has)."""
+    from costmodel.latency.machine import same_machine
+    out = {}
+    for k in same_machine(measured, profile_machine):
+        a, b = measured.get(k), profile_machine.get(k)
+        if k == "isa" and isinstance(a, list) and isinstance(b, list):
+            only_p, only_m = sorted(set(b) - set(a)), sorted(set(a) - set(b))
+            out[k] = "; ".join(x for x in (f"only the profile's has {' '.join(only_p)}" if only_p else "",
+                                           f"only the measuring one has {' '.join(only_m)}" if only_m else "") if x)
+        else:
+            out[k] = f"profile {b}, measured on {a}"
+    return out
 
 
 EVALUATIONS_LOG = "foreign_evaluations.csv"
@@ -530,6 +551,7 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
     durations["total"] = time.perf_counter() - t0
     quiet = {"calibration": prof.calibration.get("quiet"), "measurement": quiet_m}
     run_info = {"command": command, "durations_s": durations, "n_in_space": n_in_space,
+                "machine_diff": machine_diff(doc["machine"], prof.machine),
                 "quiet": {k: v for k, v in quiet.items() if v},
                 "foreign_evaluations": foreign_evaluations}
     files.write_json(os.path.join(out_dir, "run.json"), run_info)
