@@ -95,8 +95,8 @@ def _predict_columns(columns: "fit.Columns", profile: DeviceProfile, threads: Op
     threads = profile.resolve_threads(threads)
     keys = keys_for(columns)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by the caller
-        iso = profile.predict_isolated(columns, threads, columns=columns, keys=keys)
-        per_op, const = profile.network_terms(columns, iso, threads, columns=columns)
+        iso = profile.predict_isolated(columns, threads, keys=keys)
+        per_op, const = profile.network_terms(columns, iso, threads)
     return keys, iso, per_op, float(per_op.sum() + const), const
 
 

@@ -179,39 +179,35 @@ class DeviceProfile:
         kind = key.split(":", 1)[0]
         return ops.get(kind, ops["default"])
 
-    def predict_isolated(self, table: pd.DataFrame, threads: Optional[int] = None,
-                         columns: Optional["fit.Columns"] = None, keys=None) -> np.ndarray:
-        """Isolated (replay) time in ms of every op in ``table`` (an :func:`op_table`);
-        ``columns`` (:meth:`fit.Columns.of` the table) and ``keys`` (:func:`keys_for`) when the
-        caller has them already."""
+    def predict_isolated(self, table, threads: Optional[int] = None, keys=None) -> np.ndarray:
+        """Isolated (replay) time in ms of every op in ``table`` (an :func:`op_table`, or its
+        :class:`fit.Columns`); ``keys`` (:func:`keys_for`) when the caller has them already."""
         threads = self.resolve_threads(threads)
-        if isinstance(table, pd.DataFrame):
-            table = table.reset_index(drop=True)
-        keys = np.array(keys_for(table) if keys is None else keys, dtype=object)
-        out = np.zeros(len(table))
-        columns = fit.Columns.of(table) if columns is None else columns
+        columns = _columns(table)
+        keys = np.array(keys_for(columns) if keys is None else keys, dtype=object)
+        out = np.zeros(len(columns))
         for key in dict.fromkeys(keys):
             idx = np.where(keys == key)[0]
             out[idx] = fit.predict(self.model_for(key, threads), columns.take(idx))
         return out  # never negative for a valid profile; predict_table refuses it otherwise
 
-    def network_terms(self, table: pd.DataFrame, iso: np.ndarray, threads: Optional[int] = None,
-                      columns: Optional["fit.Columns"] = None):
-        """(per-op in-network time in ms, per-network constant in ms)."""
+    def network_terms(self, table, iso: np.ndarray, threads: Optional[int] = None):
+        """(per-op in-network time in ms, per-network constant in ms) of an op table or its
+        :class:`fit.Columns`."""
         threads = self.resolve_threads(threads)
-        columns = fit.Columns.of(table) if columns is None else columns
+        columns = _columns(table)
         net = self.threads[threads].get("network") or {"features": ["iso"], "coef": [1.0]}
-        per_op = np.zeros(len(table))
+        per_op = np.zeros(len(columns))
         const = 0.0
         for f, c in zip(net["features"], net["coef"]):
             if f == "const":
                 const += c
             elif f == "modules":  # module calls per forward (containers included)
-                const += c * float(table.attrs.get("module_calls", 0))
+                const += c * float(columns.attrs.get("module_calls", 0))
             elif f == "iso":
                 per_op += c * iso
             elif f in ("iso_compute", "iso_memory"):
-                mask = compute_mask(table)
+                mask = compute_mask(columns)
                 per_op += c * iso * (mask if f == "iso_compute" else ~mask)
             elif f == "one":
                 per_op += c
@@ -236,6 +232,11 @@ class DeviceProfile:
     def __repr__(self):
         return (f"<DeviceProfile {self.machine.get('cpu_model')} torch {self.machine.get('torch')} "
                 f"threads {self.thread_counts}>")
+
+
+def _columns(table) -> "fit.Columns":
+    """An op table's :class:`fit.Columns` (the table itself when it is one already)."""
+    return table if isinstance(table, fit.Columns) else fit.Columns.of(table.reset_index(drop=True))
 
 
 def capped_weights(table, cap) -> np.ndarray:
