@@ -90,3 +90,28 @@ def test_error_plot_shows_every_model_of_every_set(models, tmp_path):
         bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_width() < 1]
         colours = {to_hex(p.get_facecolor()[:3]) for p in bars}
         assert colours == {set_color(s) for s in ("foreign", "zoo", "in-space")}
+
+
+def test_retest_measures_every_nth_entry_again_and_counts_agreement(monkeypatch):
+    """retest() times every n-th entry a second time (a fake timer stands in for the fresh
+    process) and retest_stats() counts the pairs whose two times agree, by hand: 4 pairs at one
+    thread whose differences are +2%, -8%, +15% and -30%."""
+    second = {"a": 102.0, "c": 92.0, "e": 115.0, "g": 70.0}
+    calls = []
+
+    def fake(name, t, min_time_s, repeats, clock, min_runs):
+        calls.append(name)
+        return {"median": second[name], "input_shape": [1, 3, 8, 8]}
+
+    from costmodel.latency import fresh
+    monkeypatch.setattr(fresh, "time_named", fake)
+    entries = [{"name": n, "threads": 1, "total_ms": 100.0} for n in "abcdefgh"]
+    df = foreign.retest(entries, every=2, progress=False)
+    assert calls == ["a", "c", "e", "g"]
+    assert np.allclose(df["diff_pct"], [2.0, -8.0, 15.0, -30.0])
+    st = foreign.retest_stats(df).iloc[0]
+    assert st["n"] == 4 and st["within5"] == 25.0 and st["within10"] == 50.0
+    assert st["median_abs"] == pytest.approx(11.5)
+    text = "\n".join(foreign._repeatability(df))
+    assert "| 1 | 4 | 25.0 | 50.0 | 11.5 |" in text
+    assert "cannot say" in "\n".join(foreign._repeatability(None))

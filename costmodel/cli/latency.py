@@ -295,12 +295,14 @@ def _foreign_report(args) -> int:
             raise CLIError(str(exc)) from None
         print(f"wrote {os.path.join(args.out, 'README.md')} (rendered, nothing timed)", file=sys.stderr)
         return 0
+    if args.retest_every < 0:
+        raise CLIError(f"--retest-every must be 0 (none) or positive, got {args.retest_every}")
     threads = _threads(args.threads)
     prof = _load_profile(args.profile) if args.profile else None
     command = "costmodel validate-report --out " + args.out + (
         f" --profile {args.profile}" if args.profile else "")
     text = foreign.run(args.out, prof, args.budget, threads, progress=not args.quiet,
-                       command=command, clock=args.clock)
+                       command=command, clock=args.clock, retest_every=args.retest_every)
     for line in text.splitlines():
         if line.startswith("| ") and "costmodel (drift-corrected)" in line:
             print(line, file=sys.stderr)
@@ -405,6 +407,10 @@ def register(sub) -> None:
                         "zoo and held-out networks of the calibration families, with the drift "
                         "reference; in-space: the first report (zoo + --networks held-out networks "
                         "of the first design space, per-layer replays)")
+    p.add_argument("--retest-every", type=int, default=8, metavar="N",
+                   help="foreign set: measure every N-th (model, threads) pair a second time at "
+                        "the end, to report how often the harness agrees with itself (0: none; "
+                        "default %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_validate_report)
 

@@ -72,7 +72,7 @@ def measure(names: Sequence[str], threads: Sequence[int] = (1, 2), e2e_time_s: f
             progress: bool = True, clock: str = "wall", reference_every: int = REFERENCE_EVERY):
     """(timing entries, reference rows): each named model end to end in a fresh process at each
     thread count; the drift reference before every ``reference_every`` models and at the end."""
-    from costmodel.latency import fresh, machine as machine_mod
+    from costmodel.latency import machine as machine_mod
     from costmodel.latency.calibrate import _time_reference
     bar = None
     if progress:
@@ -89,17 +89,10 @@ def measure(names: Sequence[str], threads: Sequence[int] = (1, 2), e2e_time_s: f
         if i % reference_every == 0:
             reference(i)
         for t in threads:
-            try:
-                e = fresh.time_named(name, t, min_time_s=e2e_time_s, repeats=3, clock=clock,
-                                     min_runs=6)
-            except RuntimeError as exc:
-                warnings.warn(f"{name}: {exc}")
+            e = _time_one(name, t, e2e_time_s, clock, mach)
+            if e is None:
                 continue
-            total = e.pop("median")
-            shape = e.pop("input_shape", [])
-            entries.append({"name": name, "threads": int(t), "total_ms": float(total),
-                            "input_shape": shape, "total_ms_spread": e,
-                            "machine": dict(mach, threads=int(t))})
+            entries.append(e)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(name[:40])
@@ -107,6 +100,64 @@ def measure(names: Sequence[str], threads: Sequence[int] = (1, 2), e2e_time_s: f
     if bar is not None:
         bar.close()
     return entries, refs
+
+
+def _time_one(name: str, t: int, e2e_time_s: float, clock: str, mach: dict) -> Optional[dict]:
+    """One timing entry: ``name`` end to end in a fresh process at ``t`` threads (None, with a
+    warning, when it fails)."""
+    from costmodel.latency import fresh
+    try:
+        e = fresh.time_named(name, t, min_time_s=e2e_time_s, repeats=3, clock=clock, min_runs=6)
+    except RuntimeError as exc:
+        warnings.warn(f"{name}: {exc}")
+        return None
+    total = e.pop("median")
+    shape = e.pop("input_shape", [])
+    return {"name": name, "threads": int(t), "total_ms": float(total), "input_shape": shape,
+            "total_ms_spread": e, "machine": dict(mach, threads=int(t))}
+
+
+#: every RETEST_EVERY-th measured model is measured a second time at the end of the run
+RETEST_EVERY = 8
+#: the second measurements, in the report's folder
+RETEST_FILE = "retest.csv"
+
+
+def retest(entries: Sequence[dict], e2e_time_s: float = 0.5, clock: str = "wall",
+           every: int = RETEST_EVERY, progress: bool = True) -> pd.DataFrame:
+    """Measure every ``every``-th of ``entries`` again, the same way, minutes later: one row per
+    (model, threads) with ``first_ms``, ``second_ms`` and ``diff_pct`` (second / first - 1).
+    How often two measurements of one model agree within +-10% bounds what any predictor can be
+    shown to reach with this harness on this machine."""
+    from costmodel.latency import machine as machine_mod
+    mach = machine_mod.describe()
+    chosen = list(entries)[::max(1, int(every))]
+    it = chosen
+    if progress:
+        from tqdm import tqdm
+        it = tqdm(chosen, desc="retest", unit="run", mininterval=1.0)
+    rows = []
+    for e in it:
+        again = _time_one(e["name"], int(e["threads"]), e2e_time_s, clock, mach)
+        if again is None:
+            continue
+        rows.append({"name": e["name"], "threads": int(e["threads"]), "first_ms": float(e["total_ms"]),
+                     "second_ms": again["total_ms"]})
+    df = pd.DataFrame(rows, columns=["name", "threads", "first_ms", "second_ms"])
+    df["diff_pct"] = 100 * (df["second_ms"] / df["first_ms"] - 1)
+    return df
+
+
+def retest_stats(df: pd.DataFrame) -> pd.DataFrame:
+    """Per thread count: n, percent of models whose two measurements agree within +-5% and
+    +-10%, median and 90th percentile of the absolute difference (percent)."""
+    rows = []
+    for t, g in df.groupby("threads"):
+        a = g["diff_pct"].abs().to_numpy(float)
+        rows.append({"threads": int(t), "n": int(len(a)), "within5": 100 * float(np.mean(a <= 5)),
+                     "within10": 100 * float(np.mean(a <= 10)), "median_abs": float(np.median(a)),
+                     "p90_abs": float(np.percentile(a, 90))})
+    return pd.DataFrame(rows, columns=["threads", "n", "within5", "within10", "median_abs", "p90_abs"])
 
 
 def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, str],
@@ -343,8 +394,8 @@ def _reading(st: pd.DataFrame) -> List[str]:
 
 
 def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dict[int, dict],
-          refs: pd.DataFrame, run: dict) -> str:
-    """The report's files and README text."""
+          refs: pd.DataFrame, run: dict, again: Optional[pd.DataFrame] = None) -> str:
+    """The report's files and README text (``again``: the :func:`retest` measurements)."""
     from costmodel.latency.quiet import describe as describe_quiet
     files.write_csv(os.path.join(out_dir, "models.csv"), models)
     st = stats(models)
@@ -405,6 +456,7 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
                 ["threads", "predictor", "n", "within +-5 %", "within +-10 %", "MAPE %", "RMSE ms"],
                 [0, None, 0, 1, 1, 1, 3]) + [""]
     L += _reading(st) + [""]
+    L += _repeatability(again) + [""]
     lofo = {t: (profile.threads[t].get("stats") or {}).get("leave_one_family_out") for t in profile.thread_counts}
     if any(lofo.values()):
         L += ["## Leave one family out (calibration networks)", "",
@@ -442,11 +494,28 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
     L += [f"Prediction time: median {1e3 * pred_s:.2f} ms per model for `predict_table` (the "
           f"prediction from the traced op table).", "",
           "Files: `models.csv` (every row above), `error_stats.csv`, `family_stats.csv`, "
-          "`reference.csv` (drift reference timings), `timings.json` (the measurements), "
+          "`reference.csv` (drift reference timings), `retest.csv` (models measured twice), "
+          "`timings.json` (the measurements), "
           "`profile.json`, `scatter.png`, `errors.png`.", ""]
     text = "\n".join(L)
     files.write_text(os.path.join(out_dir, "README.md"), text)
     return text
+
+
+def _repeatability(again: Optional[pd.DataFrame]) -> List[str]:
+    L = ["## Measurement repeatability", ""]
+    if again is None or not len(again):
+        return L + ["No model was measured twice in this run: the report cannot say how often two "
+                    "measurements of one model agree."]
+    L += [f"Every {RETEST_EVERY}th measured (model, threads) pair measured again, the same way, at "
+          f"the end of the run (minutes later): how often the harness agrees with itself. Two "
+          f"measurements carry two noises and a prediction is compared with one, so this is a "
+          f"pessimistic bound, but a predictor cannot be *shown* to be within +-10% much more "
+          f"often than this on this machine.", ""]
+    L += _table(retest_stats(again), ["threads", "n", "within5", "within10", "median_abs", "p90_abs"],
+                ["threads", "models measured twice", "agree within +-5 %", "agree within +-10 %",
+                 "median abs. difference %", "90th percentile %"], [0, 0, 1, 1, 1, 1])
+    return L
 
 
 def render(out_dir: str = "reports/latency") -> str:
@@ -469,7 +538,9 @@ def render(out_dir: str = "reports/latency") -> str:
     sets = model_names(int(run_info.get("n_in_space", 30)))
     run_info["machine_diff"] = machine_diff(doc.get("machine") or {}, prof.machine)
     drift = drift_mod.factors(prof, refs)
-    return write(out_dir, evaluate(entries, prof, sets, drift), prof, drift, refs, run_info)
+    rt = os.path.join(out_dir, RETEST_FILE)
+    again = files.read_csv(rt, ValueError) if os.path.exists(rt) else None
+    return write(out_dir, evaluate(entries, prof, sets, drift), prof, drift, refs, run_info, again)
 
 
 def machine_diff(measured: dict, profile_machine: dict) -> Dict[str, str]:
@@ -512,8 +583,9 @@ def _log_evaluation(out_dir: str, profile: DeviceProfile) -> int:
 def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float] = None,
         threads: Sequence[int] = (1, 2), n_in_space: int = 30, progress: bool = True,
         e2e_time_s: float = 0.5, command: str = "", clock: str = "wall",
-        foreign_evaluations: Optional[int] = None) -> str:
-    """Calibrate (unless ``profile``), measure every set, write the report; returns README."""
+        foreign_evaluations: Optional[int] = None, retest_every: int = RETEST_EVERY) -> str:
+    """Calibrate (unless ``profile``), measure every set, measure every ``retest_every``-th
+    model again (:func:`retest`; 0: none), write the report; returns README."""
     from costmodel.latency import machine as machine_mod, timings
     from costmodel.latency.calibrate import DEFAULT_BUDGET_S, calibrate
     from costmodel.latency.predict import as_profile
@@ -536,6 +608,7 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
     t1 = time.perf_counter()
     watch = CpuWatch().start()
     entries, refs = measure(list(sets), threads, e2e_time_s, progress, clock)
+    again = retest(entries, e2e_time_s, clock, retest_every, progress) if retest_every else None
     quiet_m = watch.stop()
     durations["measurement"] = time.perf_counter() - t1
     doc = {"format": timings.FORMAT, "version": timings.VERSION, "machine": machine_mod.describe(),
@@ -545,6 +618,10 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
                        "total_ms": e["total_ms"], "total_ms_spread": timings.nan_to_null(e["total_ms_spread"]),
                        "layer_sum_ms": None, "layers": []} for e in entries]}
     files.write_text(os.path.join(out_dir, "timings.json"), json.dumps(doc, indent=1) + "\n")
+    if again is not None:
+        files.write_csv(os.path.join(out_dir, RETEST_FILE), again)
+    elif os.path.exists(os.path.join(out_dir, RETEST_FILE)):
+        os.remove(os.path.join(out_dir, RETEST_FILE))
     refs_df = pd.DataFrame(refs)
     drift = drift_mod.factors(prof, refs_df)
     models = evaluate(entries, prof, sets, drift)
@@ -555,4 +632,4 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
                 "quiet": {k: v for k, v in quiet.items() if v},
                 "foreign_evaluations": foreign_evaluations}
     files.write_json(os.path.join(out_dir, "run.json"), run_info)
-    return write(out_dir, models, prof, drift, refs_df, run_info)
+    return write(out_dir, models, prof, drift, refs_df, run_info, again)
