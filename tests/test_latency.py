@@ -811,3 +811,36 @@ def test_foreign_report_names_how_the_measuring_machine_differs():
     d = machine_diff(other, prof)
     assert list(d) == ["isa"] and "avx_vnni" in d["isa"] and "avx512f" in d["isa"]
     assert "2.13" in machine_diff(dict(prof, torch="2.13"), prof)["torch"]
+
+
+def test_many_row_linear_gets_its_own_key_channels_last_features_and_pointwise_fallback():
+    """A Linear over a channels-last [1, H, W, C] map (ConvNeXt's MLP) is a GEMM of H*W rows:
+    its features count C in / out channels and H*W rows, its key is not the classifier head's,
+    and a profile without samples of it predicts it with the pointwise-convolution model."""
+    import torch.nn as tnn
+    from costmodel.latency.features import op_table
+    from costmodel.latency.profile import LINEAR_ROWS_KEY, DeviceProfile, keys_for
+
+    class M(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp, self.head = tnn.Linear(16, 64), tnn.Linear(64, 10)
+
+        def forward(self, x):                      # x: [1, 16, 7, 5]
+            y = self.mlp(x.permute(0, 2, 3, 1))    # [1, 7, 5, 64]
+            return self.head(y.mean((1, 2)))       # [1, 10]
+
+    t = op_table(M(), (1, 16, 7, 5))[0]
+    lin = t[t["kind"] == "linear"].reset_index(drop=True)
+    assert list(lin["cin"]) == [16, 64] and list(lin["cout"]) == [64, 10]
+    assert list(lin["hw_out"]) == [35, 1]
+    keys = [k for k, kind in zip(keys_for(t), t["kind"]) if kind == "linear"]
+    assert keys == [LINEAR_ROWS_KEY, "linear"]
+    const = lambda ms: {"type": "constant", "ms": ms}  # noqa: E731
+    prof = DeviceProfile({}, {1: {"ops": {"default": const(9.0), "linear": const(1.0),
+                                           "pointwise_conv": const(2.0)},
+                                   "network": {"features": ["iso"], "coef": [1.0]}}})
+    assert prof.model_for(LINEAR_ROWS_KEY, 1)["ms"] == 2.0
+    assert prof.model_for("linear", 1)["ms"] == 1.0
+    del prof.threads[1]["ops"]["pointwise_conv"]
+    assert prof.model_for(LINEAR_ROWS_KEY, 1)["ms"] == 1.0

@@ -25,6 +25,19 @@ FEATURE_COLUMNS = ["madds", "flops", "mac", "mac_bytes", "params_total", "weight
                    "groups", "n_inputs"]
 
 
+def _channels(kind: str, inp, out):
+    """(("cin", .), ("cout", .), ("hw_out", .)): channels are dim 1 and positions the dims after
+    it, except for ``linear``, whose channels are the last dim and whose ``hw_out`` counts the rows
+    it multiplies (1 for a classifier head, H*W for ConvNeXt's channels-last pointwise MLP)."""
+    if kind == "linear" and inp is not None and out is not None and len(out.shape):
+        cout = int(out.shape[-1])
+        return (("cin", int(inp.shape[-1]) if len(inp.shape) else 1), ("cout", cout),
+                ("hw_out", _prod(out.shape[:-1])))
+    return (("cin", int(inp.shape[1]) if inp is not None and len(inp.shape) > 1 else 1),
+            ("cout", int(out.shape[1]) if out is not None and len(out.shape) > 1 else 1),
+            ("hw_out", _prod(out.shape[2:]) if out is not None and len(out.shape) > 2 else 1))
+
+
 def _prod(xs) -> int:
     p = 1
     for x in xs:
@@ -76,9 +89,7 @@ def op_columns(report: CostReport) -> Dict[str, np.ndarray]:
                 ("in_numel", sum(t.numel for t in rec.inputs)),
                 ("out_numel", sum(t.numel for t in rec.outputs)),
                 ("alloc_bytes", sum(t.numel * t.itemsize for t in fresh)),
-                ("cin", int(inp.shape[1]) if inp is not None and len(inp.shape) > 1 else 1),
-                ("cout", int(out.shape[1]) if out is not None and len(out.shape) > 1 else 1),
-                ("hw_out", _prod(out.shape[2:]) if out is not None and len(out.shape) > 2 else 1),
+                *_channels(cols["kind"][i], inp, out),
                 ("kernel_area", _geo_prod(cols["kernel"][i])),
                 ("stride", _geo_prod(cols["stride"][i])),
                 ("groups", int(groups) if not pd.isna(groups) else 1),

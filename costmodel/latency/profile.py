@@ -84,12 +84,29 @@ def op_short(op: str) -> str:
     return s[:-1] if s.endswith("_") and not s.endswith("__") else s
 
 
-def op_key(kind: str, op: str) -> str:
-    return f"{kind}:{op_short(op)}" if kind in SUBKEY_KINDS else kind
+#: the key of a ``linear`` op that multiplies more than one row (ConvNeXt's channels-last MLP,
+#: attention projections): a GEMM, where the classifier heads that make up the other ``linear``
+#: samples are matrix-vector products bound by reading the weights
+LINEAR_ROWS_KEY = "linear:rows"
+#: where a key the profile has no model for looks next, before its kind's model and ``default``:
+#: a many-row linear is the same GEMM as a pointwise convolution over that many positions
+FALLBACK_KEYS = {LINEAR_ROWS_KEY: ("pointwise_conv",)}
+
+
+def op_key(kind: str, op: str, rows: int = 1) -> str:
+    """The profile key of one op: ``kind:op`` for :data:`SUBKEY_KINDS`, :data:`LINEAR_ROWS_KEY`
+    for a ``linear`` over ``rows`` > 1 rows, else the kind."""
+    if kind in SUBKEY_KINDS:
+        return f"{kind}:{op_short(op)}"
+    if kind == "linear" and rows > 1:
+        return LINEAR_ROWS_KEY
+    return kind
 
 
 def keys_for(table: pd.DataFrame) -> List[str]:
-    return [op_key(k, o) for k, o in zip(table["kind"], table["op"])]
+    """:func:`op_key` of every op of ``table`` (``hw_out`` gives a linear's rows when present)."""
+    rows = table["hw_out"] if "hw_out" in table else np.ones(len(table), dtype=np.int64)
+    return [op_key(k, o, int(r)) for k, o, r in zip(table["kind"], table["op"], rows)]
 
 
 class DeviceProfile:
@@ -176,6 +193,9 @@ class DeviceProfile:
         ops = self.threads[threads]["ops"]
         if key in ops:
             return ops[key]
+        for alt in FALLBACK_KEYS.get(key, ()):
+            if alt in ops:
+                return ops[alt]
         kind = key.split(":", 1)[0]
         return ops.get(kind, ops["default"])
 
