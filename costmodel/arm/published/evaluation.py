@@ -120,12 +120,12 @@ def evaluation_sets(doc: Optional[dict] = None, emu: Optional[ef.Emulation] = No
         t = df[df["set"] == tid] if len(df) else df
         if not len(t):
             continue
-        title, dev = tables[tid]["title"], tables[tid]["device"]
+        title, dev = tables[tid]["title"].split(":")[0].strip(), tables[tid]["device"]
         resolutions = list(dict.fromkeys(t["res"]))
         for res in resolutions:
             g = t[t["res"] == res].reset_index(drop=True)
             key = tid if len(resolutions) == 1 else f"{tid}_{res}"
-            sets.append(EvalSet(key, tid, f"{title}, {res}" if len(resolutions) > 1 else title,
+            sets.append(EvalSet(key, tid, f"{title}, input {res}" if len(resolutions) > 1 else title,
                                 dev, g, ef.feature_matrix(g.to_dict("records")), res))
         if len(resolutions) > 1:
             g = t.reset_index(drop=True)

@@ -28,6 +28,7 @@ def plot_device(ev: Evaluation, device: str, path: str, want_k: int = 5) -> List
     """One PNG for ``device``; returns the set keys drawn."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     sets = [es for es in ev.sets if es.device == device and es.res is not None
             and len(es.rows) >= 2]
@@ -50,7 +51,7 @@ def plot_device(ev: Evaluation, device: str, path: str, want_k: int = 5) -> List
             mape = float(np.mean(np.abs(med - t) / t) * 100)
             ax.errorbar(t, med, yerr=[med - q1, q3 - med], fmt=marker, color=color, ms=5,
                         alpha=0.85, capsize=2, lw=0.8,
-                        label=f"{SHORT[p]} (median MAPE of medians {mape:.0f}%)")
+                        label=f"{SHORT[p]} (MAPE of the median predictions {mape:.0f}%)")
             lo, hi = min(lo, np.nanmin(q1)), max(hi, np.nanmax(q3))
         if len(es.rows) <= 16:
             fs = ev.results[(es.key, k)].pred["fewshot"]
@@ -65,12 +66,16 @@ def plot_device(ev: Evaluation, device: str, path: str, want_k: int = 5) -> List
                         label="+-10%")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_xlabel("published time, ms")
         ax.set_ylabel(f"predicted time, ms (leave-one-out, k={k} timings)")
         ax.set_title(f"{es.title}\n(n={len(es.rows)}, {len(res.pred['fewshot'])} draws; "
-                     "bars: 25-75% over draws)", fontsize=9)
+                     "bars: 25-75% over draws)", fontsize=8.5)
         ax.legend(fontsize=7, loc="upper left")
         ax.grid(True, which="both", alpha=0.25)
     fig.suptitle(f"{device}: published vs leave-one-out predicted time (few-shot profile and "
