@@ -111,7 +111,7 @@ def _why_lines(ev: Evaluation) -> List[str]:
         if math.isfinite(m[3]) and m[5] > m[3]:
             line += (f"  Going from k=3 (2 parameters) to k=5 (3 parameters: s, m_fixed, m_thin) "
                      "makes it worse: the third parameter is poorly determined by 5 random "
-                     "networks of the table (variance, not bias)")
+                     "networks of the table (consistent with variance rather than bias, since k=10 recovers)")
             if math.isfinite(m[10]) and m[10] < fl[10]:
                 line += f"; with k=10 it beats FLOPs-only ({m[10]:.1f}% vs {fl[10]:.1f}%)"
             line += "."
