@@ -120,11 +120,12 @@ def _compare(args) -> int:
 def _published(args) -> int:
     from costmodel.arm.published.rendering import run
     progress = (lambda m: print(f"  {m}", file=sys.stderr)) if args.verbose else None
-    text = run(args.out, args.plot, args.json, progress=progress)
+    text = run(args.out, args.plot, args.json, progress=progress, fewshot=not args.no_fewshot)
     if not args.out:
         sys.stdout.write(text)
     else:
         print(f"wrote {args.out}" + (f" and {args.plot or os.path.splitext(args.out)[0] + '.png'}")
+              + ("" if args.no_fewshot else " and the few-shot plots next to it")
               + (f" and {args.json}" if args.json else ""), file=sys.stderr)
     return 0
 
@@ -225,6 +226,9 @@ def register(sub) -> None:
     q.add_argument("--plot", default=None, help="PNG path (default: OUT with .png)")
     q.add_argument("--json", default=None, help="also write the scores and predictions as JSON")
     q.add_argument("--verbose", "-v", action="store_true", help="print each network analysed")
+    q.add_argument("--no-fewshot", action="store_true",
+                   help="leave out the leave-one-out evaluation of few-shot profiles (k real "
+                        "timings) and its per-device plots")
     q.set_defaults(func=_published)
 
     q = asub.add_parser("spec-profile", help="write a latency profile of a 2015-16 phone CPU "

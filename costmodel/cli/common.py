@@ -44,6 +44,8 @@ USER_ERRORS = (
     ("costmodel.arm.runner", "EmulationError"),
     ("costmodel.arm.plugin", "PluginLogError"),
     ("costmodel.arm.published.data", "PublishedDataError"),
+    ("costmodel.arm.board_timings", "BoardTimingsError"),
+    ("costmodel.arm.emulation_features", "MissingEmulation"),
     ("costmodel.sweep.space", "SpaceError"),
     ("costmodel.sweep.run", "SweepError"),
     ("costmodel.sweep.pareto", "FrontError"),

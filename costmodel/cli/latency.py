@@ -1,6 +1,7 @@
 """Latency commands: ``calibrate``, ``predict``, ``bench``, ``validate``, ``validate-report``.
 
 ``costmodel calibrate --out profile.json``           micro-benchmark this CPU, save a profile
+``costmodel calibrate --from-emulation --timings board.json --out p.json``  few-shot ARM profile
 ``costmodel predict MODEL --profile profile.json``   predicted end-to-end and per-op latency
 ``costmodel bench MODEL... --out timings.json``      measure (runs on any torch >= 2.1 machine)
 ``costmodel validate timings.json --profile P``      predictions against a timing file
@@ -31,8 +32,35 @@ def _load_profile(path):
 
 
 # ---------------------------------------------------------------------------------------------
+def _calibrate_from_emulation(args) -> int:
+    """``calibrate --from-emulation --timings FILE``: a few-shot ARM profile, nothing timed."""
+    from costmodel.arm import board_timings, fewshot_profile
+    from costmodel.latency.profile import DeviceProfile
+    if not args.timings:
+        raise CLIError("--from-emulation needs --timings FILE (a board timing file: device, "
+                       "threads, framework, timings [{model, input, ms}])")
+    if args.refit:
+        raise CLIError("--from-emulation and --refit do not combine")
+    check_writable(args.out)
+    board = board_timings.load(args.timings)
+    prof = DeviceProfile.from_dict(fewshot_profile.calibrate(board), source="few-shot profile")
+    prof.save(args.out)
+    cal = prof.calibration
+    params = ", ".join(f"{k} {v:.3g}" for k, v in cal["params"].items())
+    print(f"few-shot profile of {board['device']} ({board['threads']} thread(s), "
+          f"{board['framework']}): {cal['k']} timing(s), {cal['parameters_fitted']} parameter(s) "
+          f"fitted ({', '.join(cal['free']) or 'none'}); {params}", file=sys.stderr)
+    for n in cal["networks"]:
+        print(f"  {n['model']:24s} {n['input']:14s} measured {n['ms']:9.2f} ms  fitted "
+              f"{n['fitted_ms']:9.2f} ms", file=sys.stderr)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def _calibrate(args) -> int:
     from costmodel.latency.calibrate import calibrate, networks_path, refit
+    if args.from_emulation or args.timings:
+        return _calibrate_from_emulation(args)
     if args.refit:
         if not args.profile:
             raise CLIError("--refit needs --profile: the profile those samples produced")
@@ -338,6 +366,14 @@ def register(sub) -> None:
                         "(with its _networks.csv); needs --profile")
     p.add_argument("--profile", "-p", default=None,
                    help="with --refit: the profile those samples produced (machine, record)")
+    p.add_argument("--from-emulation", action="store_true",
+                   help="time nothing: an ARM profile from the emulated aarch64 instruction "
+                        "counts (reports/arm/arm_neoverse-n1_*.json) corrected with the real "
+                        "timings of --timings (few-shot; see costmodel.arm.fewshot)")
+    p.add_argument("--timings", default=None, metavar="BOARD.json",
+                   help="with --from-emulation: the board's timings, JSON {device, threads, "
+                        "framework, timings: [{model, input: [H, W], ms}]} "
+                        "(costmodel.arm.board_timings)")
     p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("predict", help="predicted latency of a model from a profile",

@@ -18,22 +18,7 @@ from costmodel.arm.published.comparison import (PREDICTOR_LABELS, PREDICTORS, SH
                                                 summary_value)
 from costmodel.arm.published.data import load
 from costmodel.arm.published.figure import plot
-
-def _f(v, d=2) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "-"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if abs(v) >= 100:
-        return f"{v:.0f}"
-    return f"{v:.{d}f}"
-
-
-def _md(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
-
+from costmodel.arm.published.markdown import fmt as _f, table as _md
 
 def _headline(summary: pd.DataFrame) -> str:
     header = ["comparison set", "n", "pairs"]
@@ -163,7 +148,11 @@ def _effective_ipc(device: str = "snapdragon_810") -> float:
     return sp.instruction_rate(device) / (sp.DEVICES[device]["clock_ghz"] * 1e9)
 
 
-def render_markdown(cmp: Comparison, plot_name: Optional[str] = None, shares: bool = True) -> str:
+def render_markdown(cmp: Comparison, plot_name: Optional[str] = None, shares: bool = True,
+                    fewshot: Sequence[str] = ()) -> str:
+    """The report; ``fewshot``: the few-shot section's lines
+    (:func:`costmodel.arm.published.fewshot_report.render`), placed before the spec-profile
+    comparison."""
     s = cmp.summary
     doc = load()
     parts = ["# Published ARM speeds against costmodel's spec-based predictions", "",
@@ -174,6 +163,13 @@ def render_markdown(cmp: Comparison, plot_name: Optional[str] = None, shares: bo
              "published figures are the papers', the predictions come from public "
              "specifications of the cores (and, for two of the three costmodel variants, from "
              "aarch64 instruction counts of an emulated core, not from timings).", ""]
+    if fewshot:
+        parts += [("The first section gives absolute device times from k real timings "
+                   "(few-shot profiles, leave-one-out); the sections after it compare the "
+                   "spec-based profiles, which predict orderings and ratios only (one scale "
+                   "factor per set is fitted to the published times before MAPE)."), ""]
+        parts += list(fewshot)
+        parts += ["# Spec-based profiles (no device timing)", ""]
     parts += ["## Predictors", "",
               "* **FLOPs-only**: time proportional to the network's multiply-adds (as counted by "
               "costmodel), one scale factor per comparison set.",
@@ -467,20 +463,39 @@ def to_json(cmp: Comparison) -> dict:
 
 
 def run(out: Optional[str] = None, plot_path: Optional[str] = None,
-        json_path: Optional[str] = None, progress: Optional[Callable[[str], None]] = None) -> str:
-    """Compare, write the markdown (``out``; returned), the plot and the JSON."""
+        json_path: Optional[str] = None, progress: Optional[Callable[[str], None]] = None,
+        fewshot: bool = True) -> str:
+    """Compare, write the markdown (``out``; returned), the plots and the JSON.  With
+    ``fewshot`` the leave-one-out evaluation of few-shot profiles
+    (:mod:`costmodel.arm.published.evaluation`) comes first, with one plot per device next to
+    ``out`` (``<out stem>_fewshot_<device>.png``)."""
+    from costmodel.arm.published import evaluation, fewshot_figure, fewshot_report
     cmp = compare(progress=progress)
     if out and plot_path is None:
         plot_path = os.path.splitext(out)[0] + ".png"
     plot_name = None
+    base = os.path.dirname(os.path.abspath(out)) if out else None
     if plot_path:
         plot(cmp, plot_path)
-        plot_name = (os.path.relpath(plot_path, os.path.dirname(os.path.abspath(out)))
-                     if out else plot_path)
-    text = render_markdown(cmp, plot_name)
+        plot_name = os.path.relpath(plot_path, base) if out else plot_path
+    section, ev = [], None
+    if fewshot:
+        ev = evaluation.evaluate(progress=progress)
+        plots = {}
+        if plot_path:
+            stem = os.path.splitext(plot_path)[0]
+            paths = fewshot_figure.plot_all(ev, lambda d: f"{stem}_fewshot_{d}.png")
+            plots = {d: (os.path.relpath(p, base) if out else p) for d, p in paths.items()}
+        section = fewshot_report.render(ev, plots)
+    text = render_markdown(cmp, plot_name, fewshot=section)
     if out:
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         fileio.write_text(out, text)
     if json_path:
-        fileio.write_text(json_path, json.dumps(to_json(cmp), indent=1) + "\n")
+        doc = to_json(cmp)
+        if ev is not None:
+            doc["fewshot"] = {"summary": json.loads(ev.summary.to_json(orient="records")),
+                              "claims": json.loads(ev.claims.to_json(orient="records")),
+                              "skipped": json.loads(ev.skipped.to_json(orient="records"))}
+        fileio.write_text(json_path, json.dumps(doc, indent=1) + "\n")
     return text
