@@ -2,8 +2,9 @@
 Efficient ConvNet Design via Differentiable Neural Architecture Search", arXiv:1812.03443,
 CVPR 2019.
 
-FBNet-C from Figure 4; figures from Table 2 (375M FLOPs, i.e. multiply-adds, 74.9% top-1,
-5.5M parameters; Samsung Galaxy S8 latency 28.1 ms).
+FBNet-C.  Registered figures: 5.5M parameters and 74.9% top-1 as a third-party table citing the
+paper gives them; the paper's own multiply-add count and S8 latency were not confirmed from a
+transcription of the paper (costmodel counts 391.5M multiply-adds at 224x224).
 """
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ class FBNet(nn.Module):
 
 
 @register("fbnet_c", Published(
-        params_m=5.5, madds_m=375, top1=74.9, resolution=224,
-        source="Wu et al. 2019, FBNet, arXiv:1812.03443 (CVPR 2019), Table 2",
+        params_m=5.5, madds_m=None, top1=74.9, resolution=224,
+        source="Wu et al. 2019, FBNet, arXiv:1812.03443 (CVPR 2019); figures as cited by a "
+               "third-party comparison table, not confirmed from the paper's text",
         notes="timm fbnetc_100: 5,572,200 params"))
 def fbnet_c(**kwargs):
     return FBNet(_C, **kwargs)

@@ -68,7 +68,7 @@ def mnasnet_a1(**kwargs):
 
 
 @register("mnasnet_b1", Published(
-        params_m=4.4, madds_m=None, top1=None, resolution=224,
+        params_m=None, madds_m=None, top1=None, resolution=224,
         source="tensorflow/tpu models/official/mnasnet mnasnet_models.py (mnasnet_b1)",
         notes="the B1 variant without SE; timm mnasnet_100: 4,383,312 params; torchvision "
               "mnasnet1_0 is the same network"))
