@@ -19,7 +19,8 @@ class MBConv(nn.Module):
     """Inverted residual: [1x1 expand + BN + act] -> kxk depthwise + BN + act -> [SE] -> 1x1 + BN.
 
     ``hidden`` is the expanded width; the expansion conv is omitted when ``hidden == cin``
-    (expansion ratio 1, as in every reference implementation). ``se_channels`` is the SE
+    (expansion ratio 1, as in most reference implementations) unless ``expand_always`` is true
+    (FBNet's expansion-1 blocks keep their 1x1 conv). ``se_channels`` is the SE
     bottleneck width (``None``: no SE); SE uses ``se_act`` and the gate ``se_gate``. The
     projection is linear (no activation). The shortcut is an identity added when
     ``stride == 1``, ``cin == cout`` and ``skip`` is true.
@@ -27,10 +28,10 @@ class MBConv(nn.Module):
 
     def __init__(self, cin: int, cout: int, hidden: int, kernel_size: int = 3, stride: int = 1,
                  act: type = nn.ReLU6, se_channels: Optional[int] = None, se_act: type = nn.ReLU,
-                 se_gate: type = nn.Sigmoid, skip: bool = True):
+                 se_gate: type = nn.Sigmoid, skip: bool = True, expand_always: bool = False):
         super().__init__()
         layers = []
-        if hidden != cin:
+        if hidden != cin or expand_always:
             layers.append(ConvBNAct(cin, hidden, 1, act=act))
         layers.append(ConvBNAct(hidden, hidden, kernel_size, stride, groups=hidden, act=act))
         if se_channels:

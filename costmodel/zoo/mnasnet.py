@@ -16,6 +16,10 @@ from costmodel.zoo.registry import Published, register
 _A1 = [(1, 3, 0.0, 16, 1, 1), (6, 3, 0.0, 24, 2, 2), (3, 5, 0.25, 40, 3, 2),
        (6, 3, 0.0, 80, 4, 2), (6, 3, 0.25, 112, 2, 1), (6, 5, 0.25, 160, 3, 2),
        (6, 3, 0.0, 320, 1, 1)]
+# MnasNet-B1 (no SE): tensorflow/tpu mnasnet_models.py mnasnet_b1, timm mnasnet_100
+_B1 = [(1, 3, 0.0, 16, 1, 1), (3, 3, 0.0, 24, 3, 2), (3, 5, 0.0, 40, 3, 2),
+       (6, 5, 0.0, 80, 3, 2), (6, 3, 0.0, 96, 2, 1), (6, 5, 0.0, 192, 4, 2),
+       (6, 3, 0.0, 320, 1, 1)]
 
 
 class MnasNet(nn.Module):
@@ -61,3 +65,13 @@ class MnasNet(nn.Module):
         notes="MobileNetV3 Table 3 lists 315M; tensorflow/tpu mnasnet README: 3.9M / 315.2M"))
 def mnasnet_a1(**kwargs):
     return MnasNet(_A1, **kwargs)
+
+
+@register("mnasnet_b1", Published(
+        params_m=None, madds_m=None, top1=None, resolution=224,
+        source="tensorflow/tpu models/official/mnasnet mnasnet_models.py (mnasnet_b1)",
+        notes="the B1 variant without SE; timm mnasnet_100: 4,383,312 params; torchvision "
+              "mnasnet1_0 is the same network"))
+def mnasnet_b1(**kwargs):
+    """MnasNet-B1: the A1 layout without SE and with B1's widths and kernels (see ``_B1``)."""
+    return MnasNet(_B1, **kwargs)
