@@ -17,11 +17,11 @@ FAMILY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
                  "#7f7f7f", "#bcbd22", "#17becf", "#000080", "#ff00ff", "#3c4d03", "#ffd700",
                  "#ffb07c", "#ff0789", "#750851", "#008080", "#0add08", "#9932cc")
 #: filled markers, pairwise different shapes; the tuples are matplotlib (sides, style, angle)
-#: stars (4- and 6-pointed), the last a club glyph
+#: stars (4- and 6-pointed), the last three card-suit glyphs
 Marker = Union[str, Tuple[int, int, int]]
 FAMILY_MARKERS: Tuple[Marker, ...] = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">", "p", "*",
                                       "d", "H", "8", (4, 1, 0), (6, 1, 0),
-                                      r"$\clubsuit$")
+                                      r"$\clubsuit$", r"$\spadesuit$", r"$\heartsuit$")
 MAX_FAMILIES = min(len(FAMILY_COLORS), len(FAMILY_MARKERS))
 #: the style of a user's own model in the accuracy plots (big, black-edged)
 USER_STYLE = ("#ff1493", "*")
