@@ -124,18 +124,13 @@ def derive_fits(layers: pd.DataFrame, min_layers: int = 3) -> Dict[str, dict]:
     linear layers, MAC elements otherwise), as
     :func:`costmodel.arm.spec_profiles.derive_emulation_fits` does for its fixed file list."""
     from costmodel.arm import compare
+    from costmodel.arm.spec_profiles import fit_key_lines
     df = compare.distinct(layers)
     df = df[df["instructions"].notna() & (df["instructions"] > 0)]
-    out = {}
-    for key, g in df.groupby("key"):
-        if len(g) < min_layers:
-            continue
-        per = "madd" if g["kind"].iloc[0] in MADD_KINDS else "mac"
-        x = g["madds" if per == "madd" else "mac"].to_numpy(float)
-        y = g["instructions"].to_numpy(float)
-        c = compare._rel_fit(np.stack([np.ones_like(x), x], axis=1), y)
-        out[key] = {"per": per, "fixed": float(c[0]), "per_unit": float(c[1]), "layers": len(g),
-                    "group": group_of(g["kind"].iloc[0], g["op"].iloc[0])}
+    out = fit_key_lines(df, MADD_KINDS, min_layers)
+    for key, fit in out.items():
+        first = df[df["key"] == key].iloc[0]
+        fit["group"] = group_of(first["kind"], first["op"])
     return out
 
 

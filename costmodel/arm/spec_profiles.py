@@ -205,11 +205,20 @@ def derive_emulation_fits(paths: Union[str, Sequence[str], None] = None,
     df = compare.distinct(compare.layer_frame([timings.load(p) for p in paths]))
     df = df[df["instructions"].notna() & (df["instructions"] > 0)].copy()
     df["key"] = [op_key(k, o) for k, o in zip(df["kind"], df["op"])]
+    return fit_key_lines(df, _MADD_KINDS, min_layers)
+
+
+def fit_key_lines(df, madd_kinds: Sequence[str], min_layers: int = 3) -> Dict[str, dict]:
+    """Per op key of ``df`` (distinct emulated layers with ``key``, ``kind``, ``instructions``,
+    ``madds``, ``mac``) with at least ``min_layers`` layers: ``instructions = fixed + per_unit x
+    units`` (non-negative least squares on relative error), units multiply-adds for the kinds in
+    ``madd_kinds`` and MAC elements otherwise; {key: {per, fixed, per_unit, layers}}."""
+    from costmodel.arm import compare
     out = {}
     for key, g in df.groupby("key"):
         if len(g) < min_layers:
             continue
-        per = "madd" if g["kind"].iloc[0] in _MADD_KINDS else "mac"
+        per = "madd" if g["kind"].iloc[0] in madd_kinds else "mac"
         x = g["madds" if per == "madd" else "mac"].to_numpy(float)
         y = g["instructions"].to_numpy(float)
         c = compare._rel_fit(np.stack([np.ones_like(x), x], axis=1), y)
