@@ -456,7 +456,7 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
                 ["threads", "predictor", "n", "within +-5 %", "within +-10 %", "MAPE %", "RMSE ms"],
                 [0, None, 0, 1, 1, 1, 3]) + [""]
     L += _reading(st) + [""]
-    L += _repeatability(again) + [""]
+    L += _repeatability(again, run.get("retest_every", RETEST_EVERY)) + [""]
     lofo = {t: (profile.threads[t].get("stats") or {}).get("leave_one_family_out") for t in profile.thread_counts}
     if any(lofo.values()):
         L += ["## Leave one family out (calibration networks)", "",
@@ -502,12 +502,12 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
     return text
 
 
-def _repeatability(again: Optional[pd.DataFrame]) -> List[str]:
+def _repeatability(again: Optional[pd.DataFrame], every: int = RETEST_EVERY) -> List[str]:
     L = ["## Measurement repeatability", ""]
     if again is None or not len(again):
         return L + ["No model was measured twice in this run: the report cannot say how often two "
                     "measurements of one model agree."]
-    L += [f"Every {RETEST_EVERY}th measured (model, threads) pair measured again, the same way, at "
+    L += [f"Every {every}th measured (model, threads) pair measured again, the same way, at "
           f"the end of the run (minutes later): how often the harness agrees with itself. Two "
           f"measurements carry two noises and a prediction is compared with one, so this is a "
           f"pessimistic bound, but a predictor cannot be *shown* to be within +-10% much more "
@@ -630,6 +630,6 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
     run_info = {"command": command, "durations_s": durations, "n_in_space": n_in_space,
                 "machine_diff": machine_diff(doc["machine"], prof.machine),
                 "quiet": {k: v for k, v in quiet.items() if v},
-                "foreign_evaluations": foreign_evaluations}
+                "foreign_evaluations": foreign_evaluations, "retest_every": retest_every}
     files.write_json(os.path.join(out_dir, "run.json"), run_info)
     return write(out_dir, models, prof, drift, refs_df, run_info, again)
