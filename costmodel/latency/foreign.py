@@ -562,22 +562,38 @@ def machine_diff(measured: dict, profile_machine: dict) -> Dict[str, str]:
 EVALUATIONS_LOG = "foreign_evaluations.csv"
 
 
+EVALUATION_COLUMNS = ("date", "commit", "profile_created", "note")
+_STARTED, _COMPLETE = "started (no figures unless marked complete)", "complete (this report)"
+
+
 def _log_evaluation(out_dir: str, profile: DeviceProfile) -> int:
-    """Append this run to ``out_dir``'s log of evaluations of the frozen set; their number."""
+    """Append this run to ``out_dir``'s log of evaluations of the frozen set (before measuring,
+    so that a run cut off still counts); their number.  :func:`_mark_complete` updates its note."""
     import datetime
     import subprocess
     path = os.path.join(out_dir, EVALUATIONS_LOG)
-    rows = pd.read_csv(path) if os.path.exists(path) else pd.DataFrame(
-        columns=["date", "commit", "profile_created"])
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False) if os.path.exists(path) else \
+        pd.DataFrame(columns=list(EVALUATION_COLUMNS))
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, cwd=os.path.dirname(SET_PATH)).stdout.strip()
     except OSError:
         commit = ""
-    rows.loc[len(rows)] = [datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), commit,
-                           profile.calibration.get("created", "")]
+    row = {"date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "commit": commit,
+           "profile_created": profile.calibration.get("created", ""), "note": _STARTED}
+    rows = pd.concat([rows, pd.DataFrame([row])], ignore_index=True).fillna("")
     files.write_csv(path, rows)
     return len(rows)
+
+
+def _mark_complete(out_dir: str) -> None:
+    """Mark the log's last evaluation as the complete one of this report (earlier 'this report'
+    notes become 'an earlier report')."""
+    path = os.path.join(out_dir, EVALUATIONS_LOG)
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows.loc[rows["note"] == _COMPLETE, "note"] = "complete (an earlier report)"
+    rows.loc[rows.index[-1], "note"] = _COMPLETE
+    files.write_csv(path, rows)
 
 
 def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float] = None,
@@ -603,7 +619,8 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
         prof = as_profile(profile)
         prof.save(os.path.join(out_dir, "profile.json"))
     sets = model_names(n_in_space)
-    if foreign_evaluations is None:
+    logged = foreign_evaluations is None
+    if logged:
         foreign_evaluations = _log_evaluation(out_dir, prof)
     t1 = time.perf_counter()
     watch = CpuWatch().start()
@@ -632,4 +649,7 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
                 "quiet": {k: v for k, v in quiet.items() if v},
                 "foreign_evaluations": foreign_evaluations, "retest_every": retest_every}
     files.write_json(os.path.join(out_dir, "run.json"), run_info)
-    return write(out_dir, models, prof, drift, refs_df, run_info, again)
+    text = write(out_dir, models, prof, drift, refs_df, run_info, again)
+    if logged:
+        _mark_complete(out_dir)
+    return text
