@@ -115,3 +115,31 @@ def test_retest_measures_every_nth_entry_again_and_counts_agreement(monkeypatch)
     text = "\n".join(foreign._repeatability(df))
     assert "| 1 | 4 | 25.0 | 50.0 | 11.5 |" in text
     assert "cannot say" in "\n".join(foreign._repeatability(None))
+    calls.clear()
+    mixed = [{"name": n, "threads": t, "total_ms": 100.0} for n in "abcdefgh" for t in (1, 2)]
+    df = foreign.retest(mixed, every=4, progress=False)
+    assert list(zip(df["name"], df["threads"])) == [("a", 1), ("e", 1), ("a", 2), ("e", 2)]
+
+
+def test_evaluation_log_keeps_old_notes_and_marks_only_the_finished_run(tmp_path):
+    """The frozen set's evaluation log (reports/latency/foreign_evaluations.csv has a 'note'
+    column): a new run is appended as 'started' before it measures, and only a finished run is
+    marked as this report's."""
+    class Prof:
+        calibration = {"created": "2026-12-02T12:52:00Z"}
+    path = tmp_path / foreign.EVALUATIONS_LOG
+    path.write_text("date,commit,profile_created,note\n"
+                    "2026-12-01 10:00,abc,P0,interrupted: no figures\n"
+                    "2026-12-01 12:00,abc,P0,complete (this report)\n")
+    assert foreign._log_evaluation(str(tmp_path), Prof()) == 3
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(rows["note"][:2]) == ["interrupted: no figures", "complete (this report)"]
+    assert rows["note"][2].startswith("started") and rows["profile_created"][2] == Prof.calibration["created"]
+    foreign._mark_complete(str(tmp_path))
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert list(rows["note"]) == ["interrupted: no figures", "complete (an earlier report)",
+                                  "complete (this report)"]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert foreign._log_evaluation(str(fresh), Prof()) == 1
+    assert list(pd.read_csv(fresh / foreign.EVALUATIONS_LOG).columns) == list(foreign.EVALUATION_COLUMNS)

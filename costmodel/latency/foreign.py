@@ -125,13 +125,19 @@ RETEST_FILE = "retest.csv"
 
 def retest(entries: Sequence[dict], e2e_time_s: float = 0.5, clock: str = "wall",
            every: int = RETEST_EVERY, progress: bool = True) -> pd.DataFrame:
-    """Measure every ``every``-th of ``entries`` again, the same way, minutes later: one row per
-    (model, threads) with ``first_ms``, ``second_ms`` and ``diff_pct`` (second / first - 1).
-    How often two measurements of one model agree within +-10% bounds what any predictor can be
-    shown to reach with this harness on this machine."""
+    """Measure every ``every``-th of ``entries`` of each thread count again, the same way,
+    minutes later: one row per (model, threads) with ``first_ms``, ``second_ms`` and
+    ``diff_pct`` (second / first - 1).  How often two measurements of one model agree within
+    +-10% bounds what any predictor can be shown to reach with this harness on this machine.
+    (Counted per thread count: entries alternate threads, so every 8th of all would be one
+    thread count only.)"""
     from costmodel.latency import machine as machine_mod
     mach = machine_mod.describe()
-    chosen = list(entries)[::max(1, int(every))]
+    step = max(1, int(every))
+    by_threads: Dict[int, List[dict]] = {}
+    for e in entries:
+        by_threads.setdefault(int(e["threads"]), []).append(e)
+    chosen = [e for t in sorted(by_threads) for e in by_threads[t][::step]]
     it = chosen
     if progress:
         from tqdm import tqdm
@@ -507,7 +513,7 @@ def _repeatability(again: Optional[pd.DataFrame], every: int = RETEST_EVERY) -> 
     if again is None or not len(again):
         return L + ["No model was measured twice in this run: the report cannot say how often two "
                     "measurements of one model agree."]
-    L += [f"Every {every}th measured (model, threads) pair measured again, the same way, at "
+    L += [f"Every {every}th measured model of each thread count measured again, the same way, at "
           f"the end of the run (minutes later): how often the harness agrees with itself. Two "
           f"measurements carry two noises and a prediction is compared with one, so this is a "
           f"pessimistic bound, but a predictor cannot be *shown* to be within +-10% much more "
