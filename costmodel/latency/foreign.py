@@ -634,7 +634,9 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
     again = retest(entries, e2e_time_s, clock, retest_every, progress) if retest_every else None
     quiet_m = watch.stop()
     durations["measurement"] = time.perf_counter() - t1
-    doc = {"format": timings.FORMAT, "version": timings.VERSION, "machine": machine_mod.describe(),
+    doc = {"format": timings.FORMAT, "version": timings.VERSION,
+           "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "machine": machine_mod.describe(),
            "quiet": quiet_m,
            "models": [{"name": e["name"], "input_shape": e["input_shape"], "threads": e["threads"],
                        "clock": clock,
