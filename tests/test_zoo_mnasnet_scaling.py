@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import costmodel.zoo as zoo
 from costmodel.analysis import analyze
+from costmodel.arm.published import data
 
 WIDTHS = {1.4: "mnasnet_a1_x1_4", 1.0: "mnasnet_a1", 0.75: "mnasnet_a1_x0_75",
           0.5: "mnasnet_a1_x0_5", 0.35: "mnasnet_a1_x0_35"}
@@ -77,3 +78,16 @@ def test_madds_bracket_the_readme_figure_and_equal_flop_counter(res, width):
     assert conv_linear < readme_madds < report.total["madds"] / 1e6
     assert conv_linear == pytest.approx(readme_madds, rel=0.03)
 
+
+def test_published_table_carries_the_readme_rows():
+    """costmodel/arm/published_arm.json's table equals the hand transcription above (two
+    transcriptions of the same README), every row mapped to the zoo model of its width."""
+    df = data.figures()
+    t = df[df["set"] == "mnasnet_readme_scaling"]
+    assert len(t) == len(README) == 25
+    by_zoo = {v: k for k, v in WIDTHS.items()}
+    got = {(int(r.input_h), by_zoo[r.zoo]): (r.mflops, r.value) for r in t.itertuples()}
+    assert got == README
+    assert (t["input_h"] == t["input_w"]).all()
+    assert set(t["device"]) == {"pixel_1"} and set(t["threads"]) == {1}
+    assert set(t["unit"]) == {"ms"}
