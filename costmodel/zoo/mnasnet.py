@@ -3,12 +3,15 @@ Architecture Search for Mobile", arXiv:1807.11626, CVPR 2019.
 
 MnasNet-A1 from Figure 7(a); figures from Sec. 6.1 / Table 1 (75.2% top-1, 3.9M parameters,
 312M multiply-adds). torchvision's ``mnasnet1_0`` is the B1 variant (no SE) and is not this model.
+Depth-multiplier variants (0.35, 0.5, 0.75, 1.4; paper Sec. 6.2 / Figure 5) take their figures
+from the authors' README table "details of Mnasnet-A1 on ImageNet" (tensorflow/tpu
+models/official/mnasnet/README.md, commit 009812fbbb2a8f787b63c40502a02fc9aef273be).
 """
 from __future__ import annotations
 
 import torch.nn as nn
 
-from costmodel.zoo.common import ConvBNAct
+from costmodel.zoo.common import ConvBNAct, check_width, make_divisible
 from costmodel.zoo.mbconv import MBConv
 from costmodel.zoo.registry import Published, register
 
@@ -37,14 +40,29 @@ class MnasNet(nn.Module):
     Dropout omitted (inference). ``act`` is ReLU for MnasNet (EfficientNet reuses this class
     with SiLU). Gaps: params -0.3% vs the paper's 3.9M; multiply-adds -0.1% vs
     the paper's 312M and -1.1% vs the official README's 315.2M.
+
+    ``width`` is the depth multiplier of mnasnet_model.py ``round_filters`` (depth_divisor 8,
+    min_depth 8, never more than 10% below the scaled count): it scales the stem and every
+    block's input and output channels (so the expanded width and the SE bottleneck follow),
+    not the 1280-wide head, nor the repeats. Parameters equal timm's ``semnasnet_050/075/100/
+    140`` and its MnasNet-A1 generator at 0.35 exactly (2,082,006 / 2,912,278 / 3,887,038 /
+    6,105,992 / 1,747,018). Against the README's multiply-adds (5 widths x 5 inputs), the
+    conv + linear count is 0.9-2.7% below and costmodel's total (with BN) 0.4-1.8% above, at
+    every one of the 25 entries: the README's convention lies between the two.
     """
 
     def __init__(self, config=_A1, act: type = nn.ReLU, stem: int = 32, head: int = 1280,
-                 num_classes: int = 1000):
+                 num_classes: int = 1000, width: float = 1.0):
         super().__init__()
-        cin = stem
+        width = check_width(width)
+
+        def ch(c):
+            return make_divisible(c * width, 8)
+
+        cin = ch(stem)
         layers = [ConvBNAct(3, cin, 3, 2, act=act)]
         for t, k, se, cout, n, s in config:
+            cout = ch(cout)
             for i in range(n):
                 layers.append(MBConv(cin, cout, cin * t, k, s if i == 0 else 1, act=act,
                                      se_channels=max(1, int(cin * se)) if se else None,
@@ -65,6 +83,39 @@ class MnasNet(nn.Module):
         notes="MobileNetV3 Table 3 lists 315M; tensorflow/tpu mnasnet README: 3.9M / 315.2M"))
 def mnasnet_a1(**kwargs):
     return MnasNet(_A1, **kwargs)
+
+
+# Depth-multiplier variants: figures of the README table's 224 rows (params M, multiply-adds M,
+# top-1 %); the table's other inputs (192/160/128/96) are in costmodel/arm/published_arm.json
+_README = ("tensorflow/tpu models/official/mnasnet/README.md "
+           "@009812fbbb2a8f787b63c40502a02fc9aef273be, table 'details of Mnasnet-A1 on ImageNet', "
+           "input 224 (Tan et al. 2019, MnasNet, arXiv:1807.11626)")
+
+
+@register("mnasnet_a1_x0_35", Published(
+        params_m=1.7, madds_m=63.2, top1=64.1, resolution=224, source=_README,
+        notes="paper Table 4: 1.7M, 63M MAdds, 64.1%, 22.8 ms (README: 22 ms); 1,747,018 "
+              "params round to 1.7M"))
+def mnasnet_a1_x0_35(**kwargs):
+    return MnasNet(_A1, width=0.35, **kwargs)
+
+
+@register("mnasnet_a1_x0_5", Published(
+        params_m=2.1, madds_m=105.2, top1=68.9, resolution=224, source=_README))
+def mnasnet_a1_x0_5(**kwargs):
+    return MnasNet(_A1, width=0.5, **kwargs)
+
+
+@register("mnasnet_a1_x0_75", Published(
+        params_m=2.9, madds_m=226.7, top1=73.3, resolution=224, source=_README))
+def mnasnet_a1_x0_75(**kwargs):
+    return MnasNet(_A1, width=0.75, **kwargs)
+
+
+@register("mnasnet_a1_x1_4", Published(
+        params_m=6.1, madds_m=591.5, top1=77.2, resolution=224, source=_README))
+def mnasnet_a1_x1_4(**kwargs):
+    return MnasNet(_A1, width=1.4, **kwargs)
 
 
 @register("mnasnet_b1", Published(
