@@ -50,6 +50,14 @@ def test_data_file_known_figures_and_units():
     assert r["device"] == "snapdragon_810"
     assert row("snv1_table8", "alexnet")["device"] == "snapdragon_820"
     assert row("mnv2_table4", "mobilenet_v1_x1_0")["device"] == "pixel_1"
+    # MobileNetV3 (arXiv:1905.02244) Table 3, final version: V3-Large 1.0 at 51 / 61 / 44 ms and
+    # V3-Small 0.75 at 12.8 / 15.6 / 11.7 ms on Pixel 1 / 2 / 3
+    for s, dev, large, small in (("mnv3_table3_p1", "pixel_1", 51, 12.8),
+                                 ("mnv3_table3_p2", "pixel_2", 61, 15.6),
+                                 ("mnv3_table3_p3", "pixel_3", 44, 11.7)):
+        assert row(s, "mobilenet_v3_large")["value"] == large
+        assert row(s, "mobilenet_v3_small_075")["value"] == small
+        assert row(s, "mobilenet_v3_small_075")["device"] == dev
     # the guideline tables are read from paper_tables.json, not duplicated
     assert "guideline_tables" in data.load() and "G1" not in data.load()["tables"]
 

@@ -1,7 +1,7 @@
-"""Device profiles of 2015-2016 phone CPUs built from public specifications, not from timings.
+"""Device profiles of 2015-2018 phone CPUs built from public specifications, not from timings.
 
-The ARM figures that ShuffleNetV1/V2 and MobileNetV2 published (see
-:mod:`costmodel.arm.published`) were measured on three phone CPUs that nobody here can run.  This
+The ARM figures that ShuffleNetV1/V2, MobileNetV2 and MobileNetV3 published (see
+:mod:`costmodel.arm.published`) were measured on five phone CPUs that nobody here can run.  This
 module describes their big cores from public specifications and turns each into a
 :class:`~costmodel.latency.DeviceProfile` (``costmodel-profile`` v1), so that
 ``predict_latency(model, shape, profile=spec_profile("snapdragon_810"))`` works like a calibrated
@@ -80,7 +80,41 @@ _SRC_VFPBENCH = ("flatlib VFP Benchmark, Snapdragon 820 (wlog.flatlib.jp/2016/06
                  "~5.2 G multiply-adds/s, 61% of the 4-lane peak; the author notes it is lower "
                  "than expected (8 dependent chains, latency-bound)")
 
-#: The big cores of the three phones, one thread.  ``madds_per_cycle`` is fp32 multiply-adds per
+_SRC_SD845_ANNOUNCE = ("AnandTech, 'Qualcomm Announces Snapdragon 845' (anandtech.com/show/12114), "
+                       "'Qualcomm Snapdragon Flagship SoCs 2017-2018' table: Snapdragon 845: 4x "
+                       "Kryo 385 Gold (A75 derivative) @ 2.8GHz 4x256KB L2, 4x Kryo 385 Silver (A55 "
+                       "derivative) @ 1.80GHz 4x128KB L2, 2MB L3, memory 4x 16-bit CH @ 1866MHz, 3MB "
+                       "system cache; Snapdragon 835: 4x Kryo 280 Gold (A73 derivative) @ 2.45GHz "
+                       "2MB L2, 4x Kryo 280 Silver (A53 derivative) @ 1.90GHz 1MB L2, memory 4x 16-bit "
+                       "CH @ 1866MHz")
+_SRC_PIXEL2 = ("TechSpot, Google Pixel 2 XL review (techspot.com/review/1516-google-pixel-2-xl/"
+               "page3.html): Snapdragon 835, 'one efficient cluster operating at 1.9 GHz, paired "
+               "with a high-performance cluster at 2.45 GHz', 'an LPDDR4X memory controller "
+               "providing 29.8 GB/s of bandwidth'. UNRESOLVED: phone spec lists (GSMArena-style "
+               "transcriptions in public repositories, find_string '4x2.35 GHz Kryo') give the "
+               "Pixel 2 '4x2.35 GHz Kryo & 4x1.9 GHz Kryo'; Google's own spec page was not read")
+_SRC_PIXEL3 = ("Pixel 3 spec transcriptions in public repositories (GSMArena format, find_string "
+               "'2.5 GHz Kryo 385'): 'Qualcomm SDM845 Snapdragon 845 (10 nm)', 'Octa-core (4x2.5 "
+               "GHz Kryo 385 Gold & 4x1.6 GHz Kryo 385 Silver)'; a TFLite demo README (same "
+               "search, '2.5GHz + 1.6GHz') quotes the Pixel 3 as 'a 2.5GHz + 1.6GHz, 64-bit "
+               "octa-core CPU', i.e. the Pixel 3 clocks the big cores below the SoC's 2.8 GHz. "
+               "No first-hand Google page was read")
+_SRC_DRAM_4X16 = ("derived, not read: 4 channels x 16 bit = 64 bit at 1866 MHz DDR (3733 MT/s) "
+                  "= 8 bytes x 3.733e9 = 29.9 GB/s (channel layout from AnandTech anandtech.com/"
+                  "show/12114; TechSpot quotes 29.8 GB/s for the Snapdragon 835)")
+_SRC_KRYO385_FLATLIB = ("flatlib, vfpbench on Snapdragon 845 (wlog.flatlib.jp/2019/1/5/): Kryo 385 "
+                        "(A75) like Kryo, Cortex-A57 and A72 has '64bit x2 pipe' (two 64-bit FP "
+                        "pipes); IPC table: Kryo 385 (A75/A55)/A72/A57/A53 issue 1 128-bit "
+                        "mul/fma per cycle = 4 fp32 multiply-adds per cycle; measured single-thread "
+                        "big-core SP 22.3 GFLOPS (= 8 flops x 2.79 GHz on a 2.8 GHz part)")
+_SRC_A73_UNCONFIRMED = ("UNCONFIRMED: no Cortex-A73 / Kryo 280 pipeline description was read. "
+                        "AnandTech's A73 article (anandtech.com/show/10347/2) says A72 floating "
+                        "point and NEON 'are handled by two pipelines' and the A73 FP reservation "
+                        "station dispatches 2 uops; 4 fp32 multiply-adds per cycle (one Q-form "
+                        "FMLA per cycle over two 64-bit pipes, as flatlib measured for A57, A72 "
+                        "and A75) is assumed")
+
+#: The big cores of the five phones, one thread.  ``madds_per_cycle`` is fp32 multiply-adds per
 #: cycle of one core's NEON units; ``dram_gbps`` the SoC's peak DRAM bandwidth (shared by all
 #: cores: one core alone draws less, which a roofline cannot know).
 DEVICES: Dict[str, dict] = {
@@ -130,6 +164,41 @@ DEVICES: Dict[str, dict] = {
         "sources": {"clock_ghz": _SRC_PIXEL, "cores": _SRC_PIXEL, "dram_gbps": _SRC_PIXEL,
                     "l2": _SRC_SD820, "madds_per_cycle": _SRC_KRYO_LLVM,
                     "neon_bits": _SRC_KRYO_LLVM},
+    },
+    "pixel_2": {
+        "name": "Google Pixel 2 (Snapdragon 835, MSM8998), one Kryo 280 Gold core",
+        "used_by": "MobileNetV3 (arXiv:1905.02244) Table 3, column P-2",
+        "core": "Qualcomm Kryo 280 Gold (Cortex-A73 derivative, ARMv8-A, 128-bit NEON)",
+        "cores": "4x Kryo 280 Gold @ 2.45 GHz + 4x Kryo 280 Silver @ 1.9 GHz",
+        "clock_ghz": 2.45,
+        "neon_bits": 128,
+        "madds_per_cycle": 4,
+        "l2": "2 MB shared by the Gold cluster",
+        "dram": "LPDDR4X, 4x 16-bit @ 1866 MHz",
+        "dram_gbps": 29.8,
+        "unconfirmed": ("clock: 2.45 GHz (TechSpot, the SoC's clock) against 2.35 GHz in "
+                        "phone spec lists; madds_per_cycle: assumed, no A73 pipeline source read"),
+        "sources": {"clock_ghz": _SRC_PIXEL2, "cores": _SRC_SD845_ANNOUNCE,
+                    "l2": _SRC_SD845_ANNOUNCE, "dram_gbps": _SRC_PIXEL2,
+                    "madds_per_cycle": _SRC_A73_UNCONFIRMED, "neon_bits": _SRC_A73_UNCONFIRMED},
+    },
+    "pixel_3": {
+        "name": "Google Pixel 3 (Snapdragon 845, SDM845), one Kryo 385 Gold core",
+        "used_by": "MobileNetV3 (arXiv:1905.02244) Table 3, column P-3",
+        "core": "Qualcomm Kryo 385 Gold (Cortex-A75 derivative, ARMv8.2-A, 128-bit NEON)",
+        "cores": "4x Kryo 385 Gold @ 2.5 GHz + 4x Kryo 385 Silver @ 1.6 GHz (as clocked in the "
+                 "Pixel 3; the SoC's rating is 2.8 + 1.8 GHz)",
+        "clock_ghz": 2.5,
+        "neon_bits": 128,
+        "madds_per_cycle": 4,
+        "l2": "256 KB per Gold core, 2 MB L3 shared (DynamIQ), 3 MB system cache",
+        "dram": "LPDDR4X, 4x 16-bit @ 1866 MHz",
+        "dram_gbps": 29.9,
+        "unconfirmed": ("clock: from phone spec transcriptions, no first-hand Google page; "
+                        "dram_gbps: derived from the channel layout"),
+        "sources": {"clock_ghz": _SRC_PIXEL3, "cores": _SRC_PIXEL3, "l2": _SRC_SD845_ANNOUNCE,
+                    "dram_gbps": _SRC_DRAM_4X16, "madds_per_cycle": _SRC_KRYO385_FLATLIB,
+                    "neon_bits": _SRC_KRYO385_FLATLIB},
     },
 }
 

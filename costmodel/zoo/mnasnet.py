@@ -19,6 +19,10 @@ from costmodel.zoo.registry import Published, register
 _A1 = [(1, 3, 0.0, 16, 1, 1), (6, 3, 0.0, 24, 2, 2), (3, 5, 0.25, 40, 3, 2),
        (6, 3, 0.0, 80, 4, 2), (6, 3, 0.25, 112, 2, 1), (6, 5, 0.25, 160, 3, 2),
        (6, 3, 0.0, 320, 1, 1)]
+# MnasNet-small: tensorflow/tpu mnasnet_models.py mnasnet_small (stem 8), timm mnasnet_small
+_SMALL = [(1, 3, 0.0, 8, 1, 1), (3, 3, 0.0, 16, 1, 2), (6, 3, 0.0, 16, 2, 2),
+          (6, 5, 0.25, 32, 4, 2), (6, 3, 0.25, 32, 3, 1), (6, 5, 0.25, 88, 3, 2),
+          (6, 3, 0.0, 144, 1, 1)]
 # MnasNet-B1 (no SE): tensorflow/tpu mnasnet_models.py mnasnet_b1, timm mnasnet_100
 _B1 = [(1, 3, 0.0, 16, 1, 1), (3, 3, 0.0, 24, 3, 2), (3, 5, 0.0, 40, 3, 2),
        (6, 5, 0.0, 80, 3, 2), (6, 3, 0.0, 96, 2, 1), (6, 5, 0.0, 192, 4, 2),
@@ -49,10 +53,16 @@ class MnasNet(nn.Module):
     6,105,992 / 1,747,018). Against the README's multiply-adds (5 widths x 5 inputs), the
     conv + linear count is 0.9-2.7% below and costmodel's total (with BN) 0.4-1.8% above, at
     every one of the 25 entries: the README's convention lies between the two.
+
+    ``first_skip=False`` drops the identity shortcut of the first (SepConv) block even where
+    its input and output widths agree: MnasNet-small's stem is 8 wide and so is that block's
+    output, but the official block string 'r1_k3_s11_e1_i16_o8' declares 16 input filters and
+    mnasnet_model.py decides the shortcut from the declared widths (16 != 8: none). timm's
+    mnasnet_small adds it; an 8 x 112 x 112 addition, no parameters.
     """
 
     def __init__(self, config=_A1, act: type = nn.ReLU, stem: int = 32, head: int = 1280,
-                 num_classes: int = 1000, width: float = 1.0):
+                 num_classes: int = 1000, width: float = 1.0, first_skip: bool = True):
         super().__init__()
         width = check_width(width)
 
@@ -61,12 +71,12 @@ class MnasNet(nn.Module):
 
         cin = ch(stem)
         layers = [ConvBNAct(3, cin, 3, 2, act=act)]
-        for t, k, se, cout, n, s in config:
+        for j, (t, k, se, cout, n, s) in enumerate(config):
             cout = ch(cout)
             for i in range(n):
                 layers.append(MBConv(cin, cout, cin * t, k, s if i == 0 else 1, act=act,
                                      se_channels=max(1, int(cin * se)) if se else None,
-                                     se_act=act))
+                                     se_act=act, skip=first_skip or j + i > 0))
                 cin = cout
         layers.append(ConvBNAct(cin, head, 1, act=act))
         self.features = nn.Sequential(*layers)
@@ -126,3 +136,19 @@ def mnasnet_a1_x1_4(**kwargs):
 def mnasnet_b1(**kwargs):
     """MnasNet-B1: the A1 layout without SE and with B1's widths and kernels (see ``_B1``)."""
     return MnasNet(_B1, **kwargs)
+
+
+@register("mnasnet_small", Published(
+        params_m=2.0, madds_m=68, top1=66, resolution=224,
+        source="tensorflow/tpu models/official/mnasnet/README.md ('mnasnet-small has ~66% top-1 "
+               "ImageNet accuracy with 2.0M parameters and 68M Multiply-Adds'); layout: "
+               "mnasnet_models.py mnasnet_small (commit 7dc921f846c9)",
+        notes="timm and pytorchcv mnasnet_small: 2,030,264 params (equal); MobileNetV3 "
+              "(arXiv:1905.02244) Table 3 'Mnas-small [43]' lists 1.9M / 65.1M / 64.9%, which "
+              "this released layout does not meet (+7% params, +5% conv+linear multiply-adds)"))
+def mnasnet_small(**kwargs):
+    """MnasNet-small (official block strings): stem 3x3 conv 8, SepConv 3x3 (8), MBConv3 3x3
+    (16), MBConv6 3x3 (16, x2), MBConv6 5x5 SE (32, x4), MBConv6 3x3 SE (32, x3), MBConv6 5x5
+    SE (88, x3), MBConv6 3x3 (144); 1x1 conv to 1280, pooling, FC; ReLU; no shortcut on the
+    SepConv block (see :class:`MnasNet`)."""
+    return MnasNet(_SMALL, stem=8, first_skip=False, **kwargs)

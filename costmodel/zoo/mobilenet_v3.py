@@ -2,13 +2,14 @@
 "Searching for MobileNetV3", arXiv:1905.02244, ICCV 2019.
 
 Architectures from Table 1 (Large) and Table 2 (Small); figures from Table 3 of the final (ICCV)
-version: Large 1.0 219M / 5.4M, Small 1.0 56M / 2.5M.
+version: Large 1.0 219M / 5.4M, Large 0.75 155M / 4.0M, Small 1.0 56M / 2.5M, Small 0.75
+44M / 2.0M.
 """
 from __future__ import annotations
 
 import torch.nn as nn
 
-from costmodel.zoo.common import ConvBNAct, make_divisible
+from costmodel.zoo.common import ConvBNAct, check_width, make_divisible
 from costmodel.zoo.mbconv import MBConv
 from costmodel.zoo.registry import Published, register
 
@@ -39,25 +40,39 @@ class MobileNetV3(nn.Module):
     hard-sigmoid gate, placed after the depthwise conv; the expansion conv is omitted when the
     expanded size equals the input (first Large bneck); Table 2 marks SE on Small's final 576
     1x1 conv, which neither the official code nor torchvision has, so it is omitted; dropout
-    before the classifier omitted (inference); 1000 classes (TF-slim: 1001). Only the 1.0
-    models are built (no width multiplier). Gaps: Large +1.5% params vs Table 3's rounded
+    before the classifier omitted (inference); 1000 classes (TF-slim: 1001). Gaps: Large +1.5% params vs Table 3's rounded
     "5.4M" and -1.1% multiply-adds vs its 219M (the TF-slim README says 217M); Small +1.7%
     params and +0.9% multiply-adds vs 2.5M / 56M.
+
+    ``width`` (the paper's multiplier, Table 3 "V3-Large 0.75" / "V3-Small 0.75") scales the
+    stem, every bneck output and the last 1x1 conv by ``make_divisible(c * width, 8)``; each
+    expanded size is the *scaled* input times the table's expansion ratio (exp size / input at
+    1.0), rounded the same way, as the TF-slim definition does (``expand_input_by_factor``;
+    timm's ``mobilenetv3_*_075``, which load the official checkpoints, do the same); the head
+    (1280 / 1024) is not scaled (timm ``num_features``). At 1.0 this is the unscaled network.
+    torchvision scales the absolute exp sizes instead (184 x 0.75 -> 136, not 144). At 0.75
+    (Table 3: Large 4.0M / 155M, Small 2.0M / 44M) this counts Large 3,993,528 params / 154.6M
+    conv+linear multiply-adds and Small 2,041,872 / 43.4M (+2.1% params vs the rounded 2.0M).
     """
 
-    def __init__(self, config, head: int, num_classes: int = 1000):
+    def __init__(self, config, head: int, width: float = 1.0, num_classes: int = 1000):
         super().__init__()
-        cin = 16
+        width = check_width(width)
+        base = 16
+        cin = make_divisible(base * width)
         layers = [ConvBNAct(3, cin, 3, 2, act=HS)]
         for k, exp, out, se, act, stride in config:
-            layers.append(MBConv(cin, out, exp, k, stride, act=act,
-                                 se_channels=make_divisible(exp / 4) if se else None,
+            hidden = make_divisible(cin * exp / base)  # exp / base: the table's expansion ratio
+            cout = make_divisible(out * width)
+            layers.append(MBConv(cin, cout, hidden, k, stride, act=act,
+                                 se_channels=make_divisible(hidden / 4) if se else None,
                                  se_act=nn.ReLU, se_gate=nn.Hardsigmoid))
-            cin = out
-        layers.append(ConvBNAct(cin, 6 * cin, 1, act=HS))
+            cin, base = cout, out
+        last = make_divisible(6 * base * width)
+        layers.append(ConvBNAct(cin, last, 1, act=HS))
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Sequential(nn.Linear(6 * cin, head), nn.Hardswish(inplace=True),
+        self.classifier = nn.Sequential(nn.Linear(last, head), nn.Hardswish(inplace=True),
                                         nn.Linear(head, num_classes))
 
     def forward(self, x):
@@ -80,3 +95,18 @@ def mobilenet_v3_large(**kwargs):
               "version of Table 3 lists 2.9M / 66M"))
 def mobilenet_v3_small(**kwargs):
     return MobileNetV3(_SMALL, head=1024, **kwargs)
+
+
+@register("mobilenet_v3_large_075", Published(
+        params_m=4.0, madds_m=155, top1=73.3, resolution=224, source=_SRC,
+        notes="width 0.75; timm mobilenetv3_large_075 (the same network): 3,993,528 params"))
+def mobilenet_v3_large_075(**kwargs):
+    return MobileNetV3(_LARGE, head=1280, width=0.75, **kwargs)
+
+
+@register("mobilenet_v3_small_075", Published(
+        params_m=2.0, madds_m=44, top1=65.4, resolution=224, source=_SRC,
+        notes="width 0.75; timm mobilenetv3_small_075 (the same network): 2,041,872 params; an "
+              "earlier arXiv version of Table 3 lists 2.4M / 44M"))
+def mobilenet_v3_small_075(**kwargs):
+    return MobileNetV3(_SMALL, head=1024, width=0.75, **kwargs)
