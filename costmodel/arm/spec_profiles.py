@@ -1,7 +1,8 @@
 """Device profiles of 2015-2018 phone CPUs built from public specifications, not from timings.
 
-The ARM figures that ShuffleNetV1/V2, MobileNetV2 and MobileNetV3 published (see
-:mod:`costmodel.arm.published`) were measured on five phone CPUs that nobody here can run.  This
+The ARM figures that ShuffleNetV1/V2, MobileNetV2, MobileNetV3, MnasNet, ProxylessNAS and FBNet
+published (see :mod:`costmodel.arm.published`) were measured on six phone CPUs that nobody here
+can run.  This
 module describes their big cores from public specifications and turns each into a
 :class:`~costmodel.latency.DeviceProfile` (``costmodel-profile`` v1), so that
 ``predict_latency(model, shape, profile=spec_profile("snapdragon_810"))`` works like a calibrated
@@ -114,7 +115,31 @@ _SRC_A73_UNCONFIRMED = ("UNCONFIRMED: no Cortex-A73 / Kryo 280 pipeline descript
                         "FMLA per cycle over two 64-bit pipes, as flatlib measured for A57, A72 "
                         "and A75) is assumed")
 
-#: The big cores of the five phones, one thread.  ``madds_per_cycle`` is fp32 multiply-adds per
+_SRC_S8 = ("AnandTech, 'Samsung Galaxy S8: Exynos versus Snapdragon' (anandtech.com/show/11540), "
+           "specification table: Snapdragon 835 (US, China, Japan) 4x Kryo 280 Performance @ "
+           "2.36GHz + 4x Kryo 280 Efficiency @ 1.90GHz; Exynos 8895 (rest of world) 4x Exynos M2 "
+           "@ 2.31GHz + 4x Cortex-A53 @ 1.69GHz; 4GB of LPDDR4. The FBNet authors' latency "
+           "table names the phone 'Samsung Galaxy S8 (SM-G950U-7.0-24)' "
+           "(facebookresearch/mobile-vision runtime_lut/README.md); SM-G950U is the US model "
+           "(FCC filing as reported by newsdigitali.com; gizmochina.com 2017-05-14: 'In the "
+           "U.S., both flagships are available with Snapdragon 835 chipset'), hence Snapdragon "
+           "835")
+_SRC_SD835 = ("Snapdragon 835: Kryo 280 performance cluster with 2 MB L2, efficiency cluster 1 MB "
+              "(innovation.dday.it; komputerswiat.pl); memory: golem.de (2016-11) reports a "
+              "four-channel interface and LPDDR4X-1866 ('vierfach ausgelegt, was fuer 128 Bit "
+              "spricht'); 29.9 GB/s assumes 4x16-bit = 64 bit at 1866 MHz DDR like the "
+              "Snapdragon 820 (the bus width was not confirmed from a Qualcomm document; 128 bit "
+              "would give 59.7 GB/s)")
+_SRC_KRYO280 = ("AnandTech, 'Qualcomm Snapdragon 835 ... Kryo 280' (anandtech.com/show/10948/2): "
+                "Kryo 280 is a 'Built on ARM Cortex Technology' semi-custom core, 'the "
+                "performance cores are likely based on the A72 or A73' (not disclosed); "
+                "AnandTech, 'ARM Cortex-A73 Artemis unveiled' (anandtech.com/show/10347/2): "
+                "'Floating point as well as ASIMD and NEON operations are handled by two "
+                "pipelines' (A72 and A73 alike). 4 fp32 multiply-adds per cycle assumes a "
+                "Q-form FMLA per cycle over the two pipes as on the Cortex-A57 "
+                "(AArch64SchedA57.td); NOT confirmed for Kryo 280")
+
+#: The big cores of the six phones, one thread.  ``madds_per_cycle`` is fp32 multiply-adds per
 #: cycle of one core's NEON units; ``dram_gbps`` the SoC's peak DRAM bandwidth (shared by all
 #: cores: one core alone draws less, which a roofline cannot know).
 DEVICES: Dict[str, dict] = {
@@ -199,6 +224,27 @@ DEVICES: Dict[str, dict] = {
         "sources": {"clock_ghz": _SRC_PIXEL3, "cores": _SRC_PIXEL3, "l2": _SRC_SD845_ANNOUNCE,
                     "dram_gbps": _SRC_DRAM_4X16, "madds_per_cycle": _SRC_KRYO385_FLATLIB,
                     "neon_bits": _SRC_KRYO385_FLATLIB},
+    },
+    "samsung_s8": {
+        "name": "Samsung Galaxy S8 SM-G950U (Snapdragon 835, MSM8998), one Kryo 280 "
+                "performance core",
+        "used_by": "FBNet (arXiv:1812.03443) authors' model table, "
+                   "facebookresearch/mobile-vision README.md",
+        "core": "Qualcomm Kryo 280 performance (ARMv8-A, 128-bit NEON; Cortex-A72/A73-derived, "
+                "not disclosed)",
+        "cores": "4x Kryo 280 Performance @ 2.36 GHz + 4x Kryo 280 Efficiency @ 1.90 GHz (as "
+                 "clocked in the S8)",
+        "clock_ghz": 2.36,
+        "neon_bits": 128,
+        "madds_per_cycle": 4,
+        "l2": "2 MB (performance cluster)",
+        "dram": "LPDDR4X-1866, four channels (bus width not confirmed)",
+        "dram_gbps": 29.9,
+        "unconfirmed": "madds_per_cycle (Kryo 280's NEON width per pipe) and dram_gbps (bus "
+                       "width); the Exynos 8895 S8 (SM-G950F) is another phone",
+        "sources": {"clock_ghz": _SRC_S8, "cores": _SRC_S8, "l2": _SRC_SD835,
+                    "dram_gbps": _SRC_SD835, "madds_per_cycle": _SRC_KRYO280,
+                    "neon_bits": _SRC_KRYO280},
     },
 }
 

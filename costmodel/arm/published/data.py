@@ -58,8 +58,7 @@ def validate(doc: dict) -> None:
             raise PublishedDataError(f"table {tid!r}: unknown device {t['device']!r}")
         if t["unit"] not in _UNITS:
             raise PublishedDataError(f"table {tid!r}: unit must be one of {_UNITS}")
-        if not isinstance(t["threads"], int) or t["threads"] < 1:
-            raise PublishedDataError(f"table {tid!r}: threads must be a positive integer")
+        _check_threads(tid, t)
         if not isinstance(t["rows"], list) or not t["rows"]:
             raise PublishedDataError(f"table {tid!r}: no rows")
         for i, r in enumerate(t["rows"]):
@@ -77,6 +76,17 @@ def validate(doc: dict) -> None:
                 raise PublishedDataError(f"{where}: missing 'zoo' (a name or null)")
             if r["zoo"] is None and v is not None and not r.get("note"):
                 raise PublishedDataError(f"{where}: an unmapped figure needs a 'note' saying why")
+
+
+def _check_threads(tid: str, t: dict) -> None:
+    """``threads`` is a positive integer, or null when ``threads_note`` says why the source
+    gives no thread count."""
+    th = t["threads"]
+    if th is None:
+        if not isinstance(t.get("threads_note"), str) or not t["threads_note"].strip():
+            raise PublishedDataError(f"table {tid!r}: threads null needs a 'threads_note'")
+    elif isinstance(th, bool) or not isinstance(th, int) or th < 1:
+        raise PublishedDataError(f"table {tid!r}: threads must be a positive integer or null")
 
 
 def _num(v) -> bool:
