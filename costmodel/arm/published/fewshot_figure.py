@@ -56,10 +56,16 @@ def plot_device(ev: Evaluation, device: str, path: str, want_k: int = 5) -> List
         if len(es.rows) <= 16:
             fs = ev.results[(es.key, k)].pred["fewshot"]
             med = np.nanmedian(fs, axis=0)
+            lo_t, hi_t = math.log(lo / 1.25), math.log(hi * 1.25)
             for x, y, z in zip(t, med, es.rows["zoo"]):
-                ax.annotate(_short(z), (x, y), textcoords="offset points", xytext=(4, -3),
+                # labels of points in the right third go to their left, inside the axes
+                right = (math.log(x) - lo_t) > 0.66 * (hi_t - lo_t)
+                ax.annotate(_short(z), (x, y), textcoords="offset points",
+                            xytext=(-4, -3) if right else (4, -3), ha="right" if right else "left",
                             fontsize=6.5, color="#8c1a1a")
         lo, hi = lo / 1.25, hi * 1.25
+        # a narrow range (e.g. 75-143 ms) needs more ticks than 1-2-5 per decade
+        subs = (1.0, 2.0, 5.0) if hi / lo > 4 else tuple(float(i) for i in range(1, 10))
         xs = np.array([lo, hi])
         ax.plot(xs, xs, "k-", lw=0.8)
         ax.fill_between(xs, xs / 1.1, xs * 1.1, color="#cccccc", alpha=0.4, lw=0,
@@ -67,7 +73,7 @@ def plot_device(ev: Evaluation, device: str, path: str, want_k: int = 5) -> List
         ax.set_xscale("log")
         ax.set_yscale("log")
         for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_locator(LogLocator(base=10, subs=subs))
             axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             axis.set_minor_formatter(NullFormatter())
         ax.set_xlim(lo, hi)
