@@ -60,8 +60,8 @@ def test_data_file_known_figures_and_units():
                                  ("mnv3_table3_p2", "pixel_2", 61, 15.6),
                                  ("mnv3_table3_p3", "pixel_3", 44, 11.7)):
         assert row(s, "mobilenet_v3_large")["value"] == large
-        assert row(s, "mobilenet_v3_small_075")["value"] == small
-        assert row(s, "mobilenet_v3_small_075")["device"] == dev
+        assert row(s, "mobilenet_v3_small_x0_75")["value"] == small
+        assert row(s, "mobilenet_v3_small_x0_75")["device"] == dev
     # the guideline tables are read from paper_tables.json, not duplicated
     assert "guideline_tables" in data.load() and "G1" not in data.load()["tables"]
 

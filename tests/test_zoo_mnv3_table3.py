@@ -14,8 +14,8 @@ from costmodel.zoo.mbconv import MBConv
 #: (zoo name, timm name): the 1.0 models too, so that the width rule leaves them unchanged
 TIMM = [("mobilenet_v3_large", "mobilenetv3_large_100"),
         ("mobilenet_v3_small", "mobilenetv3_small_100"),
-        ("mobilenet_v3_large_075", "mobilenetv3_large_075"),
-        ("mobilenet_v3_small_075", "mobilenetv3_small_075"),
+        ("mobilenet_v3_large_x0_75", "mobilenetv3_large_075"),
+        ("mobilenet_v3_small_x0_75", "mobilenetv3_small_075"),
         ("mnasnet_small", "mnasnet_small")]
 
 
@@ -35,7 +35,7 @@ def test_mnasnet_small_params_equal_pytorchcv():
     assert _params(zoo.create("mnasnet_small")) == _params(ref)
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v3_large_075", "mobilenet_v3_small_075",
+@pytest.mark.parametrize("name", ["mobilenet_v3_large_x0_75", "mobilenet_v3_small_x0_75",
                                   "mnasnet_small"])
 def test_conv_linear_madds_equal_flop_counter(name):
     model = zoo.create(name).eval()

@@ -97,16 +97,16 @@ def mobilenet_v3_small(**kwargs):
     return MobileNetV3(_SMALL, head=1024, **kwargs)
 
 
-@register("mobilenet_v3_large_075", Published(
+@register("mobilenet_v3_large_x0_75", Published(
         params_m=4.0, madds_m=155, top1=73.3, resolution=224, source=_SRC,
         notes="width 0.75; timm mobilenetv3_large_075 (the same network): 3,993,528 params"))
-def mobilenet_v3_large_075(**kwargs):
+def mobilenet_v3_large_x0_75(**kwargs):
     return MobileNetV3(_LARGE, head=1280, width=0.75, **kwargs)
 
 
-@register("mobilenet_v3_small_075", Published(
+@register("mobilenet_v3_small_x0_75", Published(
         params_m=2.0, madds_m=44, top1=65.4, resolution=224, source=_SRC,
         notes="width 0.75; timm mobilenetv3_small_075 (the same network): 2,041,872 params; an "
               "earlier arXiv version of Table 3 lists 2.4M / 44M"))
-def mobilenet_v3_small_075(**kwargs):
+def mobilenet_v3_small_x0_75(**kwargs):
     return MobileNetV3(_SMALL, head=1024, width=0.75, **kwargs)
