@@ -182,3 +182,25 @@ def test_calibrate_from_emulation_writes_a_profile_predict_can_use(tmp_path):
     ms = json.loads(r.stdout)["total_ms"]
     # the profile predicts from per-key fits, not the network's own counts: same order of time
     assert 0.6 * t[0] < ms < 1.6 * t[0]
+
+
+def test_reversed_pairs_names_the_pairs_only_the_fewshot_profile_gets_wrong():
+    """Three networks, published 10 / 20 / 30 ms.  The few-shot medians put b and c below a
+    (reversed) and c within 1% of b (a tie); FLOPs-only keeps every pair: the function returns
+    exactly (b, a), (c, a) and (c, b), slower first, with both ratios."""
+    import pandas as pd
+    from costmodel.arm.published import fewshot_report
+
+    rows = pd.DataFrame({"zoo": ["a", "b", "c"], "ms": [10.0, 20.0, 30.0],
+                         "input_h": 224, "input_w": 224})
+    es = evaluation.EvalSet("s", "t", "a set", "pixel_1", rows, np.ones((3, 5)))
+    fs = np.array([[12.0, 11.0, 11.1], [12.0, 11.0, 11.1]])  # two draws, the same medians
+    fl = np.array([[10.0, 19.0, 31.0]] * 2)
+    res = evaluation.SetResult("s", 5, {"fewshot": fs, "flops": fl}, np.zeros((2, 3, 5), int),
+                               pd.DataFrame())
+    ev = evaluation.Evaluation([es], {("s", 5): res}, pd.DataFrame(), pd.DataFrame(),
+                               pd.DataFrame())
+    got = fewshot_report.reversed_pairs(ev, "s", 5)
+    assert [(a, b) for a, b, _, _ in got] == [("b", "a"), ("c", "a"), ("c", "b")]
+    assert got[0][2] == pytest.approx(2.0) and got[0][3] == pytest.approx(11.0 / 12.0)
+    assert got[2][2] == pytest.approx(1.5) and got[2][3] == pytest.approx(11.1 / 11.0)

@@ -13,6 +13,7 @@ from costmodel.arm import emulation_features as ef
 from costmodel.arm import fewshot
 from costmodel.arm.published.evaluation import DRAWS, KS, PREDICTOR_LABELS, PREDICTORS, SHORT, \
     Evaluation, _ir, value
+from costmodel.arm.published.comparison import TIE
 from costmodel.arm.published.markdown import fmt, table
 
 FLOOR_K = 5
@@ -95,6 +96,29 @@ def _k_curve(ev: Evaluation, key: str, p: str = "fewshot") -> str:
                      and math.isfinite(value(ev.summary, key, k, p, "mape")))
 
 
+def reversed_pairs(ev: Evaluation, key: str, k: int) -> List[tuple]:
+    """(slower, faster, published ratio, few-shot ratio) of every pair of set ``key`` that the
+    published times separate (beyond the comparison's tie margin) and that the few-shot median
+    prediction at ``k`` orders the other way or puts within that margin, while the FLOPs-only
+    median keeps the order."""
+    es = next(e for e in ev.sets if e.key == key)
+    res = ev.results[(key, k)]
+    t = es.rows["ms"].to_numpy(float)
+    fs, fl = (np.nanmedian(res.pred[p], axis=0) for p in ("fewshot", "flops"))
+    names = list(es.rows["zoo"])
+    if es.rows[["input_h", "input_w"]].drop_duplicates().shape[0] > 1:  # pooled input sizes
+        names = [f"{z} {int(h)}x{int(w)}" for z, h, w in
+                 zip(names, es.rows["input_h"], es.rows["input_w"])]
+    out = []
+    for i in range(len(t)):
+        for j in range(len(t)):
+            if t[i] - t[j] <= TIE * t[i]:
+                continue  # i is not clearly slower than j in the paper
+            if fs[i] - fs[j] <= TIE * max(fs[i], fs[j]) and fl[i] - fl[j] > TIE * fl[i]:
+                out.append((names[i], names[j], t[i] / t[j], fs[i] / fs[j]))
+    return out
+
+
 def _why_lines(ev: Evaluation) -> List[str]:
     """For each set that fails the floor: the MAPE of every predictor against k, and whether the
     k = 5 loss is variance (k = 3 and k = 10 do better) or bias (the model does not fit)."""
@@ -115,6 +139,13 @@ def _why_lines(ev: Evaluation) -> List[str]:
             if math.isfinite(m[10]) and m[10] < fl[10]:
                 line += f"; with k=10 it beats FLOPs-only ({m[10]:.1f}% vs {fl[10]:.1f}%)"
             line += "."
+        if not f["keeps_order"]:
+            pairs = reversed_pairs(ev, key, f["k"])
+            if pairs:
+                line += ("  Pairs the few-shot median prediction reverses or ties (within 2%) while "
+                         "FLOPs-only keeps them (published / predicted time ratio, slower / faster): "
+                         + "; ".join(f"{a} vs {b} {pr:.2f} / {fr:.2f}" for a, b, pr, fr in pairs)
+                         + ".")
         fm = value(s, key, FLOOR_K, "flops_mac", "mape")
         if math.isfinite(fm) and fm < f["mape"]["fewshot"]:
             line += (f"  The 2-parameter FLOPs+MAC baseline ({fm:.1f}%) beats both at k=5 on this "
