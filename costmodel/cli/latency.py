@@ -444,8 +444,8 @@ def register(sub) -> None:
                         "reference; in-space: the first report (zoo + --networks held-out networks "
                         "of the first design space, per-layer replays)")
     p.add_argument("--retest-every", type=int, default=8, metavar="N",
-                   help="foreign set: measure every N-th (model, threads) pair a second time at "
-                        "the end, to report how often the harness agrees with itself (0: none; "
+                   help="foreign set: measure every N-th model of each thread count a second time "
+                        "at the end, to report how often the harness agrees with itself (0: none; "
                         "default %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=_validate_report)

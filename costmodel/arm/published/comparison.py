@@ -376,21 +376,34 @@ def flipped_pairs(cs: CompSet, a: str = "flops", b: str = "emu_call", rel_tie: f
     """(pairs ``b`` orders as published but ``a`` does not, pairs ``a`` gets right but ``b``
     does not), each as (slower, faster) by the published times."""
     rows = cs.rows.reset_index(drop=True)
-    pub = rows["ms"].to_numpy(float)
-    pa, pb = rows[f"pred_{a}"].to_numpy(float), rows[f"pred_{b}"].to_numpy(float)
+    only_b, only_a = flipped_indices(rows["ms"].to_numpy(float),
+                                     rows[f"pred_{a}"].to_numpy(float),
+                                     rows[f"pred_{b}"].to_numpy(float), cs.groups, rel_tie)
+
+    def labels(pairs):
+        return [(_label(rows.loc[s]), _label(rows.loc[f])) for s, f in pairs]
+    return labels(only_b), labels(only_a)
+
+
+def flipped_indices(pub: Sequence[float], pa: Sequence[float], pb: Sequence[float],
+                    groups: Optional[Sequence] = None, rel_tie: float = TIE
+                    ) -> Tuple[List[Tuple[int, int]], List[Tuple[int, int]]]:
+    """(index pairs prediction ``pb`` orders as the published ``pub`` but ``pa`` does not, pairs
+    ``pa`` gets right but ``pb`` does not), each as (slower, faster) by the published times;
+    values within ``rel_tie`` of each other are ties (a predicted tie is not right)."""
+    pub, pa, pb = (np.asarray(v, float) for v in (pub, pa, pb))
     only_b, only_a = [], []
-    for i, j in _pairs(cs.groups, len(rows)):
+    for i, j in _pairs(groups, len(pub)):
         sp_ = _sign(pub[i] - pub[j], max(pub[i], pub[j]), rel_tie)
         if sp_ == 0:
             continue
         ok_a = _sign(pa[i] - pa[j], max(pa[i], pa[j]), rel_tie) == sp_
         ok_b = _sign(pb[i] - pb[j], max(pb[i], pb[j]), rel_tie) == sp_
-        slow, fast = (i, j) if sp_ > 0 else (j, i)
-        lab = (_label(rows.loc[slow]), _label(rows.loc[fast]))
+        pair = (i, j) if sp_ > 0 else (j, i)
         if ok_b and not ok_a:
-            only_b.append(lab)
+            only_b.append(pair)
         elif ok_a and not ok_b:
-            only_a.append(lab)
+            only_a.append(pair)
     return only_b, only_a
 
 

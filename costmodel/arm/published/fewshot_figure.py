@@ -53,17 +53,15 @@ def plot_device(ev: Evaluation, device: str, path: str, want_k: int = 5) -> List
                         alpha=0.85, capsize=2, lw=0.8,
                         label=f"{SHORT[p]} (MAPE of the median predictions {mape:.0f}%)")
             lo, hi = min(lo, np.nanmin(q1)), max(hi, np.nanmax(q3))
+        lo, hi = lo / 1.25, hi * 1.25
         if len(es.rows) <= 16:
-            fs = ev.results[(es.key, k)].pred["fewshot"]
-            med = np.nanmedian(fs, axis=0)
-            lo_t, hi_t = math.log(lo / 1.25), math.log(hi * 1.25)
+            med = np.nanmedian(res.pred["fewshot"], axis=0)
             for x, y, z in zip(t, med, es.rows["zoo"]):
                 # labels of points in the right third go to their left, inside the axes
-                right = (math.log(x) - lo_t) > 0.66 * (hi_t - lo_t)
+                right = math.log(x / lo) > 0.66 * math.log(hi / lo)
                 ax.annotate(_short(z), (x, y), textcoords="offset points",
                             xytext=(-4, -3) if right else (4, -3), ha="right" if right else "left",
                             fontsize=6.5, color="#8c1a1a")
-        lo, hi = lo / 1.25, hi * 1.25
         # a narrow range (e.g. 75-143 ms) needs more ticks than 1-2-5 per decade
         subs = (1.0, 2.0, 5.0) if hi / lo > 4 else tuple(float(i) for i in range(1, 10))
         xs = np.array([lo, hi])

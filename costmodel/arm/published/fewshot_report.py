@@ -13,7 +13,7 @@ from costmodel.arm import emulation_features as ef
 from costmodel.arm import fewshot
 from costmodel.arm.published.evaluation import DRAWS, KS, PREDICTOR_LABELS, PREDICTORS, SHORT, \
     Evaluation, _ir, value
-from costmodel.arm.published.comparison import TIE
+from costmodel.arm.published.comparison import TIE, flipped_indices
 from costmodel.arm.published.markdown import fmt, table
 
 FLOOR_K = 5
@@ -109,14 +109,8 @@ def reversed_pairs(ev: Evaluation, key: str, k: int) -> List[tuple]:
     if es.rows[["input_h", "input_w"]].drop_duplicates().shape[0] > 1:  # pooled input sizes
         names = [f"{z} {int(h)}x{int(w)}" for z, h, w in
                  zip(names, es.rows["input_h"], es.rows["input_w"])]
-    out = []
-    for i in range(len(t)):
-        for j in range(len(t)):
-            if t[i] - t[j] <= TIE * t[i]:
-                continue  # i is not clearly slower than j in the paper
-            if fs[i] - fs[j] <= TIE * max(fs[i], fs[j]) and fl[i] - fl[j] > TIE * fl[i]:
-                out.append((names[i], names[j], t[i] / t[j], fs[i] / fs[j]))
-    return out
+    only_flops, _ = flipped_indices(t, fs, fl, None, TIE)
+    return [(names[i], names[j], t[i] / t[j], fs[i] / fs[j]) for i, j in sorted(only_flops)]
 
 
 def _why_lines(ev: Evaluation) -> List[str]:
