@@ -129,15 +129,17 @@ def _why_lines(ev: Evaluation) -> List[str]:
         if math.isfinite(m[3]) and m[5] > m[3]:
             line += (f"  Going from k=3 (2 parameters) to k=5 (3 parameters: s, m_fixed, m_thin) "
                      "makes it worse: the third parameter is poorly determined by 5 random "
-                     "networks of the table (consistent with variance rather than bias, since k=10 recovers)")
+                     "networks of the table (consistent with variance rather than bias, since "
+                     "k=10 recovers)")
             if math.isfinite(m[10]) and m[10] < fl[10]:
                 line += f"; with k=10 it beats FLOPs-only ({m[10]:.1f}% vs {fl[10]:.1f}%)"
             line += "."
         if not f["keeps_order"]:
             pairs = reversed_pairs(ev, key, f["k"])
             if pairs:
-                line += ("  Pairs the few-shot median prediction reverses or ties (within 2%) while "
-                         "FLOPs-only keeps them (published / predicted time ratio, slower / faster): "
+                line += ("  Pairs the few-shot median prediction reverses or ties (within 2%) "
+                         "while FLOPs-only keeps them (published / predicted time ratio, "
+                         "slower / faster): "
                          + "; ".join(f"{a} vs {b} {pr:.2f} / {fr:.2f}" for a, b, pr, fr in pairs)
                          + ".")
         fm = value(s, key, FLOOR_K, "flops_mac", "mape")
@@ -254,7 +256,8 @@ def render(ev: Evaluation, plots: Dict[str, str]) -> List[str]:
              "parameters of (s, m_fixed, m_thin, m_movement, m_memory) are fitted (k=1: 1, k=3: "
              "2, k=5: 3, k=10: 5; fewer than k from k=2), MAP in log time with a ridge prior "
              f"toward 1 (timing scatter {fewshot.SIGMA_T:.0%}, kind-group multipliers within "
-             f"{math.exp(fewshot.SIGMA_M):.0f}x, m_fixed within {math.exp(fewshot.SIGMA_FIXED):.0f}x: "
+             f"{math.exp(fewshot.SIGMA_M):.0f}x, m_fixed within "
+             f"{math.exp(fewshot.SIGMA_FIXED):.0f}x: "
              "another engine's per-call set-up is least like torch's).  The widths were chosen "
              "after these tables had been seen (m_fixed's prior was 2x wide as well, and the kind "
              "groups were revised twice), so the scores below are not a held-out test.",
