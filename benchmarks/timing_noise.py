@@ -47,6 +47,7 @@ STATS: Dict[str, Callable[[np.ndarray], float]] = {
     "p10": lambda v: float(np.percentile(v, 10)),
     "min": np.min,
 }
+COLUMNS = tuple(STATS) + ("ratio",)  # the statistics of the tables, the drift-corrected ratio last
 
 
 def trace(name: str, threads: int, seconds: float) -> Dict[str, np.ndarray]:
@@ -83,7 +84,7 @@ def window_values(tr: Dict[str, np.ndarray], width: float, rng: np.random.Genera
     """Each statistic over ``STARTS`` random windows of ``width`` seconds (windows with fewer than
     three runs are skipped)."""
     span = float(tr["t"][-1])
-    vals: Dict[str, List[float]] = {k: [] for k in list(STATS) + ["ratio"]}
+    vals: Dict[str, List[float]] = {k: [] for k in COLUMNS}
     if span <= width:
         return {k: np.array([]) for k in vals}
     for s in rng.uniform(0.0, span - width, STARTS):
@@ -171,24 +172,24 @@ def render(rows, drift, args, mach, quiet, started) -> str:
         w(f"| {name} | {t} | {n} | {med:.2f} | {med2.min():.2f} | {med2.max():.2f} | "
           f"{med2.max() / med2.min():.2f} |\n")
     w("\n## Agreement of two measurements, by statistic and window\n\n")
-    w("| model | threads | window s | " + " | ".join(f"{s} agree10 %" for s in list(STATS) + ["ratio"])
-      + " | " + " | ".join(f"{s} CV %" for s in list(STATS) + ["ratio"]) + " |\n")
-    w("|---" * (3 + 2 * (len(STATS) + 1)) + "|\n")
+    w("| model | threads | window s | " + " | ".join(f"{s} agree10 %" for s in COLUMNS)
+      + " | " + " | ".join(f"{s} CV %" for s in COLUMNS) + " |\n")
+    w("|---" * (3 + 2 * len(COLUMNS)) + "|\n")
     key = {(r["model"], r["threads"], r["window_s"], r["stat"]): r for r in rows}
     for name, t, *_ in drift:
         for win in WINDOWS_S:
-            rs = [key[(name, t, win, s)] for s in list(STATS) + ["ratio"]]
+            rs = [key[(name, t, win, s)] for s in COLUMNS]
             w(f"| {name} | {t} | {win:g} | " + " | ".join(f"{r['agree10']:.0f}" for r in rs) + " | "
               + " | ".join(f"{r['cv']:.1f}" for r in rs) + " |\n")
     w("\n## Summary (mean over models)\n\n| threads | window s | " +
-      " | ".join(f"{s} agree10 %" for s in list(STATS) + ["ratio"]) + " | "
-      + " | ".join(f"{s} agree5 %" for s in list(STATS) + ["ratio"]) + " |\n")
-    w("|---" * (2 + 2 * (len(STATS) + 1)) + "|\n")
+      " | ".join(f"{s} agree10 %" for s in COLUMNS) + " | "
+      + " | ".join(f"{s} agree5 %" for s in COLUMNS) + " |\n")
+    w("|---" * (2 + 2 * len(COLUMNS)) + "|\n")
     for t in args.threads:
         for win in WINDOWS_S:
             cells10, cells5 = [], []
-            for s in list(STATS) + ["ratio"]:
-                rs = [r for r in rows if r["threads"] == t and r["window_s"] == win and r["stat"] == s]
+            for s in COLUMNS:
+                rs = [key[(name, t, win, s)] for name, tt, *_ in drift if tt == t]
                 cells10.append(f"{np.nanmean([r['agree10'] for r in rs]):.0f}")
                 cells5.append(f"{np.nanmean([r['agree5'] for r in rs]):.0f}")
             w(f"| {t} | {win:g} | " + " | ".join(cells10) + " | " + " | ".join(cells5) + " |\n")
