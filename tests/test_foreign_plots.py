@@ -8,7 +8,8 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
 
-from costmodel.latency import foreign
+from costmodel.latency import drift as drift_mod, foreign
+from costmodel.latency.foreign import row_drift_factor as foreign_row_factor
 from costmodel.plots.styles import set_color
 
 from conftest import assert_png
@@ -106,19 +107,75 @@ def test_retest_measures_every_nth_entry_again_and_counts_agreement(monkeypatch)
     from costmodel.latency import fresh
     monkeypatch.setattr(fresh, "time_named", fake)
     entries = [{"name": n, "threads": 1, "total_ms": 100.0} for n in "abcdefgh"]
-    df = foreign.retest(entries, every=2, progress=False)
+    df = foreign.retest(entries, every=2, progress=False, interleave=False)
     assert calls == ["a", "c", "e", "g"]
     assert np.allclose(df["diff_pct"], [2.0, -8.0, 15.0, -30.0])
     st = foreign.retest_stats(df).iloc[0]
     assert st["n"] == 4 and st["within5"] == 25.0 and st["within10"] == 50.0
     assert st["median_abs"] == pytest.approx(11.5)
     text = "\n".join(foreign._repeatability(df))
-    assert "| 1 | 4 | 25.0 | 50.0 | 11.5 |" in text
+    assert "| 1 | raw | 4 | 25.0 | 50.0 | 11.5 |" in text and "drift-corrected" not in text
     assert "cannot say" in "\n".join(foreign._repeatability(None))
     calls.clear()
     mixed = [{"name": n, "threads": t, "total_ms": 100.0} for n in "abcdefgh" for t in (1, 2)]
-    df = foreign.retest(mixed, every=4, progress=False)
+    df = foreign.retest(mixed, every=4, progress=False, interleave=False)
     assert list(zip(df["name"], df["threads"])) == [("a", 1), ("e", 1), ("a", 2), ("e", 2)]
+    assert df["diff_corrected_pct"].isna().all()  # not interleaved: no corrected comparison
+
+
+def test_interleaved_measurement_drift_corrects_each_model_by_its_own_reference(monkeypatch):
+    """measure() with interleaving asks the fresh process for the model and the drift reference
+    together; each entry's reference time is a reference row, evaluate() divides it by the
+    reference's calibration time for that model's factor, and retest() compares the
+    model/reference ratios.  By hand: the machine runs 1.5x slower for model "b" (reference 15 ms
+    against 10 ms at calibration), so b's corrected prediction is 1.5x its raw one, while "a"
+    (reference 10 ms) keeps its raw prediction; b measured again at ratio 4.36 against 4.0 differs
+    by +9% corrected though its raw time moved +30.8%."""
+    first = {"a": (30.0, 10.0), "b": (60.0, 15.0)}
+    again = {"b": (78.48, 18.0)}
+    calls = []
+
+    def fake(name, t, reference, min_time_s, clock, min_runs):
+        calls.append((name, reference, min_time_s))
+        ms, ref = (again if len(calls) > 2 else first)[name]
+        return {"median": ms, "reference_ms": ref, "ratio": ms / ref, "input_shape": [1, 3, 8, 8]}
+
+    def no_alone(*a, **k):
+        raise AssertionError("an interleaved run times no reference on its own")
+
+    import importlib
+    from costmodel.latency import fresh
+    calibrate = importlib.import_module("costmodel.latency.calibrate")
+    monkeypatch.setattr(fresh, "time_interleaved_named", fake)
+    monkeypatch.setattr(fresh, "time_named", no_alone)
+    monkeypatch.setattr(calibrate, "_time_reference", no_alone)
+    entries, refs = foreign.measure(["a", "b"], threads=(1,), e2e_time_s=2.0, progress=False)
+    assert [c[1] for c in calls] == [foreign.REFERENCE_NAME] * 2 and calls[0][2] == 2.0
+    assert [r["ms"] for r in refs] == [10.0, 15.0] and [r["model"] for r in refs] == ["a", "b"]
+    assert entries[1]["total_ms"] == 60.0 and entries[1]["total_ms_spread"]["ratio"] == 4.0
+
+    class Prof:
+        threads = {1: {"reference": {"ms": 10.0, "spread_pct": 1.0}}}
+    drift = drift_mod.factors(Prof(), pd.DataFrame(refs))
+    assert drift[1]["factor"] == pytest.approx(1.25) and drift[1]["n"] == 2
+
+    rows = []
+    for e in entries:
+        spread = e["total_ms_spread"]
+        f, src = foreign_row_factor(spread, drift, 1)
+        rows.append((e["name"], f, src))
+    assert rows == [("a", 1.0, "interleaved"), ("b", 1.5, "interleaved")]
+    assert foreign_row_factor({}, drift, 1) == (1.25, "run")
+    assert foreign_row_factor({}, {}, 1) == (1.0, "none")
+
+    df = foreign.retest(entries[1:], every=1, progress=False)
+    assert df["diff_pct"].iloc[0] == pytest.approx(30.8)
+    assert df["diff_corrected_pct"].iloc[0] == pytest.approx(9.0)
+    st = foreign.retest_stats(df, "diff_corrected_pct").iloc[0]
+    assert st["within10"] == 100.0 and foreign.retest_stats(df).iloc[0]["within10"] == 0.0
+    text = "\n".join(foreign._repeatability(df))
+    assert "| 1 | raw | 1 | 0.0 | 0.0 | 30.8 |" in text
+    assert "| 1 | drift-corrected | 1 | 0.0 | 100.0 | 9.0 |" in text
 
 
 def test_evaluation_log_keeps_old_notes_and_marks_only_the_finished_run(tmp_path):

@@ -559,6 +559,58 @@ def test_end_to_end_runs_on_fresh_copies_of_model_and_inputs():
     assert e["min"] <= e["median"] <= e["max"]
 
 
+def test_interleaved_timing_alternates_model_and_reference_and_takes_their_ratio(monkeypatch):
+    """time_interleaved() runs the model and the reference in turn (ABAB), on fresh copies of
+    the model, and reports the medians and their ratio.  A fake clock makes each model forward
+    take 3 ms and each reference forward 1 ms, except that the machine is twice as slow for the
+    second half of the runs: the plain median moves, the ratio is 3 throughout."""
+    from costmodel.latency import measure
+
+    clock = {"ns": 0, "slow": 1, "order": []}
+
+    class Costs(nn.Module):
+        def __init__(self, ms, tag):
+            super().__init__()
+            self.ms, self.tag = ms, tag
+            self.lin = nn.Linear(2, 2)
+
+        def forward(self, x):
+            clock["order"].append(self.tag)
+            clock["ns"] += int(self.ms * 1e6 * clock["slow"])
+            if self.tag == "r" and clock["order"].count("r") > 4 + 8:  # warm-up 2x2, then 8 pairs fast
+                clock["slow"] = 2
+            return self.lin(x)
+
+    monkeypatch.setattr(measure, "clock_fn", lambda clock_name, threads: lambda: clock["ns"])
+    model, ref = Costs(3.0, "m"), Costs(1.0, "r")
+    x = torch.randn(1, 2)
+    with torch.inference_mode():
+        e = measure.time_interleaved(model, [x], ref, [x], min_time_s=0.0, min_runs=16,
+                                     warmup_s=0.0, layouts=2)
+    timed = [t for t in clock["order"]]
+    assert timed[:4] == ["m", "r", "m", "r"]  # layout 0 warm-up, then strictly alternating
+    assert all(a != b for a, b in zip(timed, timed[1:]))
+    assert e["runs"] == 16 and len(e["layout_medians"]) == 2
+    assert e["ratio"] == pytest.approx(3.0) and e["ratio_spread_pct"] == pytest.approx(0.0)
+    assert e["reference_ms"] == pytest.approx(e["median"] / 3.0)
+    assert e["min"] == pytest.approx(3.0) and e["max"] == pytest.approx(6.0)
+
+
+def test_fresh_process_interleaved_timing_by_name():
+    from costmodel.latency import fresh
+    if not fresh.available():
+        pytest.skip("no os.fork on this platform")
+    e = fresh.time_interleaved_named("space:calibration:1", 1, "families:reference",
+                                     min_time_s=0.001, min_runs=3, warmup_s=0.0, layouts=1)
+    assert e["runs"] >= 3 and e["median"] > 0 and e["reference_ms"] > 0
+    assert e["ratio"] == pytest.approx(e["median"] / e["reference_ms"])
+    doc = timing_doc()
+    doc["models"][0]["total_ms_spread"] = {k: v for k, v in e.items()
+                                           if k not in ("median", "input_shape")}
+    timings.validate(doc)  # what the child returns fits a timing file
+    fresh.close()
+
+
 def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
     from costmodel.latency import validate
     assert cli.run(["validate-report", "--set", "in-space", "--render", "--out", str(tmp_path)]) == 2
@@ -844,3 +896,42 @@ def test_many_row_linear_gets_its_own_key_channels_last_features_and_pointwise_f
     assert prof.model_for("linear", 1)["ms"] == 1.0
     del prof.threads[1]["ops"]["pointwise_conv"]
     assert prof.model_for(LINEAR_ROWS_KEY, 1)["ms"] == 1.0
+
+
+def test_normalize_to_reference_brings_every_network_to_the_median_reference_speed():
+    """By hand: two networks at one thread whose interleaved reference took 10 and 20 ms
+    (median 15): the first ran 1.5x fast, the second 0.75x, so their end-to-end times 30 and
+    60 ms both become 45 ms; their ops (measured in a process whose plain forward took 33 and
+    50 ms) keep their share of that forward: op sum 20 of 33 -> 20/33 * 45, 40 of 50 -> 36."""
+    from costmodel.latency.calibrate import normalize_to_reference
+    nets = pd.DataFrame({"index": [0, 1], "threads": [1, 1], "reference_ms": [10.0, 20.0],
+                         "e2e_ms": [30.0, 60.0], "e2e_min_ms": [28.0, 50.0],
+                         "inner_e2e_ms": [33.0, 50.0], "iso": [20.0, 40.0], "flops": [1.0, 2.0]})
+    ops = pd.DataFrame({"network": [0, 0, 1], "threads": [1, 1, 1], "measured_ms": [5.0, 15.0, 40.0]})
+    n, o = normalize_to_reference(nets, ops)
+    assert list(n["e2e_ms"]) == pytest.approx([45.0, 45.0])
+    assert list(n["e2e_min_ms"]) == pytest.approx([42.0, 37.5])
+    assert list(n["iso"]) == pytest.approx([20 / 33 * 45, 36.0])
+    assert list(n["inner_e2e_ms"]) == pytest.approx([45.0, 45.0])
+    assert list(o["measured_ms"]) == pytest.approx([5 / 33 * 45, 15 / 33 * 45, 36.0])
+    assert list(n["flops"]) == [1.0, 2.0] and list(nets["e2e_ms"]) == [30.0, 60.0]  # input kept
+
+
+def test_in_network_calibration_times_the_reference_with_every_network():
+    """A short real calibration in fresh processes: every network's end-to-end time comes with
+    the drift reference timed between its runs, one reference sample per network, and the
+    network times are normalized to the median of those samples."""
+    from costmodel.latency import fresh
+    from costmodel.latency.calibrate import collect_in_network
+    if not fresh.available():
+        pytest.skip("no os.fork on this platform")
+    data = collect_in_network(budget_s=8.0, threads=(1,), n_networks=3, e2e_time_s=0.05,
+                              op_time_s=0.05, progress=False)
+    fresh.close()
+    nets, refs = data.networks, data.references
+    assert len(nets) >= 1 and len(refs) == len(nets)
+    assert list(refs["index"]) == list(nets["index"]) and (refs["ms"] > 0).all()
+    med = float(np.median(refs["ms"]))
+    assert list(nets["drift_scale"]) == pytest.approx(list(med / refs["ms"].to_numpy()))
+    prof = fit_profile(data, {"cpu_model": "x"}, {})
+    assert prof.threads[1]["reference"]["ms"] == pytest.approx(med)

@@ -237,13 +237,15 @@ def _dedupe_in_network(graph, measured: pd.DataFrame) -> pd.DataFrame:
 
 
 def collect_in_network(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int] = DEFAULT_THREADS,
-                       n_networks: int = 400, e2e_time_s: float = 0.4, op_time_s: float = 0.4,
+                       n_networks: int = 400, e2e_time_s: float = 1.0, op_time_s: float = 0.4,
                        progress: bool = True, clock: str = "wall", bar=None,
                        fresh_process: bool = True) -> CalibrationData:
     """Calibration networks of every family in turn until the budget (minus the fitting
-    reserve) is spent: per network and thread count the end-to-end time (a fresh process) and
-    every op's in-network time; the drift reference timed before every
-    :data:`REFERENCE_EVERY` networks."""
+    reserve) is spent: per network and thread count the end-to-end time and every op's
+    in-network time.  In fresh processes the end-to-end time alternates run by run with the
+    drift reference (:func:`costmodel.latency.measure.time_interleaved`) and every network is
+    then brought to the reference's median speed (:func:`normalize_to_reference`); in process,
+    the drift reference is timed before every :data:`REFERENCE_EVERY` networks."""
     from costmodel import handles
     from costmodel.latency import families, fresh, innet
     fresh_process = fresh_process and fresh.available()
@@ -269,7 +271,7 @@ def collect_in_network(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int
                                 f"{sum(len(o) for o in op_rows)} op samples")
 
     def reference(index):
-        if not fresh_process:
+        if fresh_process:  # timed with every network instead
             return
         for t in threads:
             ref_rows.append({"index": index, "threads": t,
@@ -295,8 +297,8 @@ def collect_in_network(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int
             x = torch.randn(spec.input_shape, generator=torch.Generator().manual_seed(0))
             for t in threads:
                 if fresh_process:
-                    e2e = fresh.time_named(name, t, min_time_s=e2e_time_s, repeats=3, warmup_s=0.1,
-                                           clock=clock)
+                    e2e = fresh.time_interleaved_named(name, t, REFERENCE_NAME, min_time_s=e2e_time_s,
+                                                       warmup_s=0.1, clock=clock)
                     try:
                         inn = fresh.time_ops_named(name, t, len(report.graph.ops), overhead[t],
                                                    op_time_s)
@@ -315,6 +317,9 @@ def collect_in_network(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int
                                         measured_min_ms=np.asarray(inn["op_ms"], float),
                                         measured_iqr_ms=np.nan, replay_ok=True)
                 row = _network_row(name, t, measured, e2e, index, cap)
+                if "reference_ms" in e2e:
+                    row["reference_ms"] = float(e2e["reference_ms"])
+                    ref_rows.append({"index": index, "threads": t, "ms": row["reference_ms"]})
                 row.update(family=spec.family, modules=float(report.graph.module_calls),
                            inner_e2e_ms=inn["e2e_ms"], glue_ms=inn["glue_ms"],
                            op_spread=inn["op_spread"], replays_disturbed=False)
@@ -334,11 +339,52 @@ def collect_in_network(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int
         ops["key"] = keys_for(ops)
     if own_bar:
         bar.close()
-    data = CalibrationData(ops, pd.DataFrame(net_rows))
+    nets = pd.DataFrame(net_rows)
+    if len(nets) and "reference_ms" in nets:
+        nets, ops = normalize_to_reference(nets, ops)
+    data = CalibrationData(ops, nets)
     data.references = pd.DataFrame(ref_rows)
     data.overhead_ns = overhead
     data.tables = tables
     return data
+
+
+#: network-row columns in milliseconds measured in the end-to-end process / in the op process
+_E2E_MS_COLUMNS = ("e2e_ms", "e2e_min_ms")
+_OP_MS_COLUMNS = ("iso", "iso_min", "iso_compute", "iso_memory", "inner_e2e_ms", "glue_ms")
+
+
+def normalize_to_reference(nets: pd.DataFrame, ops: pd.DataFrame):
+    """Every calibration network's times at the machine's median speed over the calibration.
+
+    A network's end-to-end process times the drift reference between its runs
+    (``reference_ms``); with ``R`` the median of those over all networks at that thread count,
+    its end-to-end times are multiplied by ``s = R / reference_ms`` (the model/reference ratio
+    times ``R``), and its op times, measured in another process with plain forwards of their
+    own (``inner_e2e_ms``), by ``s * e2e_ms / inner_e2e_ms`` (with e2e_ms before scaling): the
+    ops keep their share of that process's forward and take the normalized end-to-end time.
+    Adds ``drift_scale`` (s) and ``op_scale``; rows without a reference time are unchanged."""
+    nets = nets.copy()
+    ref = nets["reference_ms"].astype(float)
+    med = nets.assign(_r=ref).groupby("threads")["_r"].transform("median")
+    s = (med / ref).where(ref > 0, 1.0).fillna(1.0)
+    inner = nets["inner_e2e_ms"].astype(float) if "inner_e2e_ms" in nets else pd.Series(np.nan, nets.index)
+    op_s = (s * nets["e2e_ms"].astype(float) / inner).where(inner > 0, s).fillna(s)
+    for c in _E2E_MS_COLUMNS:
+        if c in nets:
+            nets[c] = nets[c].astype(float) * s
+    for c in _OP_MS_COLUMNS:
+        if c in nets:
+            nets[c] = nets[c].astype(float) * op_s
+    nets["drift_scale"], nets["op_scale"] = s, op_s
+    if len(ops) and {"network", "threads"} <= set(ops.columns):
+        scale = dict(zip(zip(nets["index"].astype(int), nets["threads"].astype(int)), op_s))
+        f = np.array([scale.get((int(n), int(t)), 1.0) for n, t in zip(ops["network"], ops["threads"])])
+        ops = ops.copy()
+        for c in ("measured_ms", "measured_min_ms"):
+            if c in ops:
+                ops[c] = ops[c].astype(float) * f
+    return nets, ops
 
 
 def progress_bar(budget_s: float):

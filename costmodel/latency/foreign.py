@@ -4,11 +4,12 @@ The **foreign set** (``costmodel/latency/foreign_set.json``, frozen before any t
 every torchvision CNN classifier up to 20 G multiply-adds and 53 timm CNNs of 24 families not in
 the calibration space.  :func:`measure` times them (and the zoo, and held-out networks of the
 calibration families as the secondary, in-space set) end to end, each in a fresh process
-(:mod:`costmodel.latency.fresh`), at 1 and 2 threads, with the **drift reference**
-(``families:reference``, the same network the profile timed during calibration) timed before
-every :data:`REFERENCE_EVERY` models: the machine's speed relative to calibration time is the
-median of those reference times over the calibration-time median, and the report gives every
-figure raw and corrected by that factor.  :func:`report` writes ``reports/latency``: the foreign
+(:mod:`costmodel.latency.fresh`), at 1 and 2 threads, alternating run by run with the **drift
+reference** (``families:reference``, the same network the profile timed during calibration) in
+that process for :data:`INTERLEAVED_WINDOW_S` seconds: the reference's median over the same
+seconds, over its calibration-time median, is the machine's speed for that model, and the report
+gives every figure raw and corrected by it.  (``interleave=False``: the reference in its own
+process before every :data:`REFERENCE_EVERY` models, one factor for the run, as before 12-03.)  :func:`report` writes ``reports/latency``: the foreign
 set first (within +-5% / +-10%, MAPE, RMSE per thread count, per family and per model, against
 the FLOPs-proportional and linear FLOPs+MAC baselines fitted on the same calibration networks),
 the calibration's leave-one-family-out figures, the in-space networks and the zoo after.
@@ -30,6 +31,11 @@ from costmodel.latency.profile import REFERENCE_NAME, DeviceProfile
 
 SET_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "foreign_set.json")
 REFERENCE_EVERY = 10
+#: seconds each model is timed for, alternating run by run with the drift reference in the same
+#: process (:func:`costmodel.latency.measure.time_interleaved`; ``reports/latency/noise.md``: over
+#: 2 s the interleaved ratio agreed with itself within +-10% on 92% / 87% of pairs at 1 / 2
+#: threads, the plain median over 0.5 s on 59% / 53%)
+INTERLEAVED_WINDOW_S = 2.0
 #: a drift factor further than this from 1 (percent) is flagged
 DRIFT_FLAG_PCT = 5.0
 
@@ -68,10 +74,14 @@ def family_of(name: str) -> str:
         return "?"
 
 
-def measure(names: Sequence[str], threads: Sequence[int] = (1, 2), e2e_time_s: float = 0.5,
-            progress: bool = True, clock: str = "wall", reference_every: int = REFERENCE_EVERY):
+def measure(names: Sequence[str], threads: Sequence[int] = (1, 2),
+            e2e_time_s: float = INTERLEAVED_WINDOW_S, progress: bool = True, clock: str = "wall",
+            reference_every: int = REFERENCE_EVERY, interleave: bool = True):
     """(timing entries, reference rows): each named model end to end in a fresh process at each
-    thread count; the drift reference before every ``reference_every`` models and at the end."""
+    thread count.  ``interleave``: the drift reference runs between the model's runs in the same
+    process (its median is the entry's ``total_ms_spread["reference_ms"]`` and one reference
+    row); otherwise the reference is timed in its own process before every ``reference_every``
+    models and at the end."""
     from costmodel.latency import machine as machine_mod
     from costmodel.latency.calibrate import _time_reference
     bar = None
@@ -86,28 +96,37 @@ def measure(names: Sequence[str], threads: Sequence[int] = (1, 2), e2e_time_s: f
             refs.append({"index": i, "threads": int(t), "ms": _time_reference(t, clock, e2e_time_s)})
 
     for i, name in enumerate(names):
-        if i % reference_every == 0:
+        if i % reference_every == 0 and not interleave:
             reference(i)
         for t in threads:
-            e = _time_one(name, t, e2e_time_s, clock, mach)
+            e = _time_one(name, t, e2e_time_s, clock, mach, interleave)
             if e is None:
                 continue
             entries.append(e)
+            if interleave:
+                refs.append({"index": i, "threads": int(t),
+                             "ms": float(e["total_ms_spread"]["reference_ms"]), "model": name})
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(name[:40])
-    reference(len(names))
+    if not interleave:
+        reference(len(names))
     if bar is not None:
         bar.close()
     return entries, refs
 
 
-def _time_one(name: str, t: int, e2e_time_s: float, clock: str, mach: dict) -> Optional[dict]:
-    """One timing entry: ``name`` end to end in a fresh process at ``t`` threads (None, with a
-    warning, when it fails)."""
+def _time_one(name: str, t: int, e2e_time_s: float, clock: str, mach: dict,
+              interleave: bool = True) -> Optional[dict]:
+    """One timing entry: ``name`` end to end in a fresh process at ``t`` threads, interleaved
+    run by run with the drift reference or alone (None, with a warning, when it fails)."""
     from costmodel.latency import fresh
     try:
-        e = fresh.time_named(name, t, min_time_s=e2e_time_s, repeats=3, clock=clock, min_runs=6)
+        if interleave:
+            e = fresh.time_interleaved_named(name, t, REFERENCE_NAME, min_time_s=e2e_time_s,
+                                             clock=clock, min_runs=6)
+        else:
+            e = fresh.time_named(name, t, min_time_s=e2e_time_s, repeats=3, clock=clock, min_runs=6)
     except RuntimeError as exc:
         warnings.warn(f"{name}: {exc}")
         return None
@@ -123,14 +142,16 @@ RETEST_EVERY = 8
 RETEST_FILE = "retest.csv"
 
 
-def retest(entries: Sequence[dict], e2e_time_s: float = 0.5, clock: str = "wall",
-           every: int = RETEST_EVERY, progress: bool = True) -> pd.DataFrame:
+def retest(entries: Sequence[dict], e2e_time_s: float = INTERLEAVED_WINDOW_S, clock: str = "wall",
+           every: int = RETEST_EVERY, progress: bool = True, interleave: bool = True
+           ) -> pd.DataFrame:
     """Measure every ``every``-th of ``entries`` of each thread count again, the same way,
     minutes later: one row per (model, threads) with ``first_ms``, ``second_ms`` and
     ``diff_pct`` (second / first - 1).  How often two measurements of one model agree within
     +-10% bounds what any predictor can be shown to reach with this harness on this machine.
     (Counted per thread count: entries alternate threads, so every 8th of all would be one
-    thread count only.)"""
+    thread count only.)  Interleaved entries also give ``first_ratio`` / ``second_ratio`` (model /
+    reference, the drift-corrected measurement) and ``diff_corrected_pct``."""
     from costmodel.latency import machine as machine_mod
     mach = machine_mod.describe()
     step = max(1, int(every))
@@ -144,31 +165,53 @@ def retest(entries: Sequence[dict], e2e_time_s: float = 0.5, clock: str = "wall"
         it = tqdm(chosen, desc="retest", unit="run", mininterval=1.0)
     rows = []
     for e in it:
-        again = _time_one(e["name"], int(e["threads"]), e2e_time_s, clock, mach)
+        again = _time_one(e["name"], int(e["threads"]), e2e_time_s, clock, mach, interleave)
         if again is None:
             continue
         rows.append({"name": e["name"], "threads": int(e["threads"]), "first_ms": float(e["total_ms"]),
-                     "second_ms": again["total_ms"]})
-    df = pd.DataFrame(rows, columns=["name", "threads", "first_ms", "second_ms"])
+                     "second_ms": again["total_ms"],
+                     "first_ratio": (e.get("total_ms_spread") or {}).get("ratio", float("nan")),
+                     "second_ratio": again["total_ms_spread"].get("ratio", float("nan"))})
+    df = pd.DataFrame(rows, columns=["name", "threads", "first_ms", "second_ms", "first_ratio",
+                                     "second_ratio"]).astype({"first_ratio": float, "second_ratio": float})
     df["diff_pct"] = 100 * (df["second_ms"] / df["first_ms"] - 1)
+    df["diff_corrected_pct"] = 100 * (df["second_ratio"] / df["first_ratio"] - 1)
     return df
 
 
-def retest_stats(df: pd.DataFrame) -> pd.DataFrame:
+def retest_stats(df: pd.DataFrame, column: str = "diff_pct") -> pd.DataFrame:
     """Per thread count: n, percent of models whose two measurements agree within +-5% and
-    +-10%, median and 90th percentile of the absolute difference (percent)."""
+    +-10%, median and 90th percentile of the absolute difference (percent; ``column``:
+    ``diff_pct`` raw, ``diff_corrected_pct`` drift-corrected; rows without it are left out)."""
     rows = []
-    for t, g in df.groupby("threads"):
-        a = g["diff_pct"].abs().to_numpy(float)
+    if column not in df:
+        df = df.iloc[0:0].assign(**{column: []})
+    for t, g in df.dropna(subset=[column]).groupby("threads"):
+        a = g[column].abs().to_numpy(float)
         rows.append({"threads": int(t), "n": int(len(a)), "within5": 100 * float(np.mean(a <= 5)),
                      "within10": 100 * float(np.mean(a <= 10)), "median_abs": float(np.median(a)),
                      "p90_abs": float(np.percentile(a, 90))})
     return pd.DataFrame(rows, columns=["threads", "n", "within5", "within10", "median_abs", "p90_abs"])
 
 
+def row_drift_factor(spread: dict, drift: Dict[int, dict], threads: int):
+    """(factor, source) for one measurement at ``threads``: its interleaved reference time
+    (``spread["reference_ms"]``) over the reference's calibration time ("interleaved"), else the
+    run's factor ("run"), else 1 ("none")."""
+    d = drift.get(int(threads)) or {}
+    if spread.get("reference_ms") and d.get("calibration_ms"):
+        return float(spread["reference_ms"]) / float(d["calibration_ms"]), "interleaved"
+    if "factor" in d:
+        return float(d["factor"]), "run"
+    return 1.0, "none"
+
+
 def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, str],
              drift: Dict[int, dict]) -> pd.DataFrame:
-    """One row per (model, threads): measured, predicted raw and drift-corrected, baselines."""
+    """One row per (model, threads): measured, predicted raw and drift-corrected, baselines.
+    The drift factor of a row (``drift_factor``) is its own interleaved reference time over the
+    reference's calibration time when the entry has one (``drift_source`` "interleaved"), else
+    the run's factor ``drift[threads]`` ("run")."""
     from costmodel.latency.features import op_table
     from costmodel.latency.named import resolve_model
     from costmodel.latency.predict import predict_table
@@ -188,8 +231,8 @@ def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, st
         _, pred, _ = predict_table(table, profile, t)
         dt = time.perf_counter() - t0
         flops, mac = float(table["flops"].sum()), float(table["mac"].sum())
-        f = drift.get(t, {}).get("factor", 1.0)
         spread = e.get("total_ms_spread") or {}
+        f, source = row_drift_factor(spread, drift, t)
         rows.append({"name": name, "set": sets.get(name, "other"), "family": family_of(name),
                      "threads": t, "measured_ms": float(e["total_ms"]), "pred_ms": pred,
                      "pred_corrected_ms": pred * f,
@@ -200,7 +243,7 @@ def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, st
                      "madds": float(table["madds"].sum()), "mac": mac,
                      "layout_spread_pct": spread.get("layout_spread_pct"),
                      "repeat_spread_pct": spread.get("repeat_spread_pct"),
-                     "predict_s": dt})
+                     "drift_factor": f, "drift_source": source, "predict_s": dt})
     df = pd.DataFrame(rows)
     if len(df):
         df["error_pct"] = 100 * (df["pred_ms"] / df["measured_ms"] - 1)
@@ -421,7 +464,9 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
     L += [f"Machine: {m.get('cpu_model')} ({m.get('logical_cpus')} logical CPUs), torch "
           f"{m.get('torch')}. Batch 1, float32, `torch.inference_mode()`, threads pinned. Every "
           f"end-to-end time is the median over 3 copies of the model at fresh addresses, each "
-          f"model timed in a fresh process.", "",
+          f"model timed in a fresh process"
+          + (f", alternating run by run with the drift reference for at least "
+             f"{_f(run.get('e2e_time_s', INTERLEAVED_WINDOW_S))} s." if run.get("interleaved") else "."), "",
           f"Profile: method `{cal.get('method', 'replay')}`, calibrated {cal.get('created')} in "
           f"{_f(cal.get('wall_s', float('nan')) / 60, 1)} min (budget {_f(cal.get('budget_s', 0) / 60, 1)} "
           f"min), {cal.get('network_runs')} calibration-network runs of "
@@ -444,14 +489,23 @@ def write(out_dir: str, models: pd.DataFrame, profile: DeviceProfile, drift: Dic
         L += [f"Machine load during {k}: {describe_quiet(w)}.", ""]
     # drift
     L += ["## Machine drift", ""]
+    per_model = "drift_source" in models and bool((models["drift_source"] == "interleaved").any())
     if drift:
+        if per_model:
+            L += ["Every model was timed alternating run by run with the drift reference in the same "
+                  "process (model, reference, model, ...), for at least "
+                  f"{_f(run.get('e2e_time_s', INTERLEAVED_WINDOW_S))} s: the reference's median over "
+                  "the same seconds, over its calibration time, is that model's own drift factor "
+                  "(`drift_factor` in models.csv), and its corrected prediction is the raw one times "
+                  "that factor (the same as comparing the raw prediction with the model/reference "
+                  "ratio times the reference's calibration time). The factors below summarise them.", ""]
         for t, d in sorted(drift.items()):
             flag = " **(beyond +-5%: the machine's speed changed)**" if abs(d["factor"] - 1) * 100 > DRIFT_FLAG_PCT else ""
             L.append(f"- {t} thread(s): the drift reference (`{REFERENCE_NAME}`, {_f(d['calibration_ms'], 2)} ms "
                      f"at calibration, spread {_f(d['calibration_spread_pct'])}% over its calibration timings) "
                      f"now takes {d['factor']:.3f}x as long (median of {d['n']} timings interleaved with "
                      f"the measured models; interquartile range of the ratios {_f(d['spread_pct'])} "
-                     f"percentage points){flag}. Corrected figures multiply every prediction by this factor.")
+                     f"percentage points){flag}." + ("" if per_model else " Corrected figures multiply every prediction by this factor."))
         L.append("")
     else:
         L += ["No drift reference in the profile: raw figures only.", ""]
@@ -518,9 +572,16 @@ def _repeatability(again: Optional[pd.DataFrame], every: int = RETEST_EVERY) -> 
           f"measurements carry two noises and a prediction is compared with one, so this is a "
           f"pessimistic bound, but a predictor cannot be *shown* to be within +-10% much more "
           f"often than this on this machine.", ""]
-    L += _table(retest_stats(again), ["threads", "n", "within5", "within10", "median_abs", "p90_abs"],
-                ["threads", "models measured twice", "agree within +-5 %", "agree within +-10 %",
-                 "median abs. difference %", "90th percentile %"], [0, 0, 1, 1, 1, 1])
+    both = [("raw", retest_stats(again, "diff_pct")),
+            ("drift-corrected", retest_stats(again, "diff_corrected_pct"))]
+    tab = pd.concat([st.assign(measurement=k) for k, st in both if len(st)], ignore_index=True)
+    L += _table(tab, ["threads", "measurement", "n", "within5", "within10", "median_abs", "p90_abs"],
+                ["threads", "measurement", "models measured twice", "agree within +-5 %",
+                 "agree within +-10 %", "median abs. difference %", "90th percentile %"],
+                [0, None, 0, 1, 1, 1, 1])
+    if len(both[1][1]):
+        L += ["", "Drift-corrected: the model/reference ratio of each measurement (reference run "
+                  "between the model's runs), which is what the corrected predictions are compared with."]
     return L
 
 
@@ -604,8 +665,9 @@ def _mark_complete(out_dir: str) -> None:
 
 def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float] = None,
         threads: Sequence[int] = (1, 2), n_in_space: int = 30, progress: bool = True,
-        e2e_time_s: float = 0.5, command: str = "", clock: str = "wall",
-        foreign_evaluations: Optional[int] = None, retest_every: int = RETEST_EVERY) -> str:
+        e2e_time_s: float = INTERLEAVED_WINDOW_S, command: str = "", clock: str = "wall",
+        foreign_evaluations: Optional[int] = None, retest_every: int = RETEST_EVERY,
+        interleave: bool = True) -> str:
     """Calibrate (unless ``profile``), measure every set, measure every ``retest_every``-th
     model again (:func:`retest`; 0: none), write the report; returns README."""
     from costmodel.latency import machine as machine_mod, timings
@@ -630,8 +692,9 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
         foreign_evaluations = _log_evaluation(out_dir, prof)
     t1 = time.perf_counter()
     watch = CpuWatch().start()
-    entries, refs = measure(list(sets), threads, e2e_time_s, progress, clock)
-    again = retest(entries, e2e_time_s, clock, retest_every, progress) if retest_every else None
+    entries, refs = measure(list(sets), threads, e2e_time_s, progress, clock, interleave=interleave)
+    again = retest(entries, e2e_time_s, clock, retest_every, progress, interleave) \
+        if retest_every else None
     quiet_m = watch.stop()
     durations["measurement"] = time.perf_counter() - t1
     doc = {"format": timings.FORMAT, "version": timings.VERSION,
@@ -655,7 +718,8 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
     run_info = {"command": command, "durations_s": durations, "n_in_space": n_in_space,
                 "machine_diff": machine_diff(doc["machine"], prof.machine),
                 "quiet": {k: v for k, v in quiet.items() if v},
-                "foreign_evaluations": foreign_evaluations, "retest_every": retest_every}
+                "foreign_evaluations": foreign_evaluations, "retest_every": retest_every,
+                "e2e_time_s": e2e_time_s, "interleaved": bool(interleave)}
     files.write_json(os.path.join(out_dir, "run.json"), run_info)
     text = write(out_dir, models, prof, drift, refs_df, run_info, again)
     if logged:

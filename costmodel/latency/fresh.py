@@ -64,6 +64,14 @@ def time_named(name: str, threads: int, **kwargs) -> Dict:
     return _request({"name": name, "threads": int(threads), "kwargs": kwargs})
 
 
+def time_interleaved_named(name: str, threads: int, reference: str, **kwargs) -> Dict:
+    """:func:`costmodel.latency.measure.time_interleaved` of the model called ``name`` against
+    the model called ``reference`` (both built in the same fresh process) at ``threads``
+    threads; ``kwargs`` go to ``time_interleaved``."""
+    return _request({"name": name, "threads": int(threads), "kind": "interleaved",
+                     "reference": reference, "kwargs": kwargs})
+
+
 def time_ops_named(name: str, threads: int, n_ops: int, overhead_ns: float, min_time_s: float,
                    ) -> Dict:
     """:func:`costmodel.latency.innet.time_in_network` of the model called ``name`` in a fresh
@@ -106,6 +114,13 @@ def _measure(request: dict) -> dict:
                                 min_time_s=request["min_time_s"], overhead_ns=request["overhead_ns"])
             return {"op_ms": [float(v) for v in r.op_ms], "e2e_ms": r.e2e_ms, "glue_ms": r.glue_ms,
                     "modules_called": r.modules_called, "runs": r.runs, "op_spread": r.op_spread}
+        if request.get("kind") == "interleaved":
+            from costmodel.latency.measure import time_interleaved
+            ref, ref_shape = resolve_model(request["reference"])
+            ref.eval()
+            xr = torch.randn(ref_shape, generator=torch.Generator().manual_seed(1))
+            return dict(time_interleaved(model, [x], ref, [xr], **request.get("kwargs", {})),
+                        input_shape=[int(d) for d in shape])
         return dict(time_end_to_end(model, [x], **request.get("kwargs", {})),
                     input_shape=[int(d) for d in shape])
 

@@ -174,6 +174,80 @@ def time_end_to_end(model: nn.Module, inputs: Sequence[torch.Tensor], min_time_s
             "layout_medians": layout_meds, "layout_spread_pct": spread(layout_meds)}
 
 
+def time_interleaved(model: nn.Module, inputs: Sequence[torch.Tensor], reference: nn.Module,
+                     ref_inputs: Sequence[torch.Tensor], min_time_s: float = 2.0,
+                     min_runs: int = 6, max_runs: int = 300, warmup_s: float = 0.2,
+                     clock: str = "wall", layouts: int = 3) -> Dict[str, object]:
+    """End-to-end time of ``model`` with the drift reference run between its runs (model,
+    reference, model, reference, ...), so both see the machine at the same moments.
+
+    The host of a shared VM changes speed within seconds (``reports/latency/noise.md``: 2-s
+    medians of one model 1.18-1.80x apart within 24 s), so a reference timed minutes away, or
+    even in the previous process, cannot correct a measurement.  With run-by-run interleaving the
+    ratio ``r = median(model runs) / median(reference runs)`` of one 2-s measurement agreed with
+    another within +-10% on 92% / 87% of pairs (1 / 2 threads; 8 s: 99% / 98%) against 66% / 55%
+    for the plain median.  Returns :func:`time_end_to_end`'s fields for the model (``median``,
+    quantiles, ``layout_medians``, ...; one block per layout copy) plus ``reference_ms`` (the
+    reference's median over the same window), ``ratio`` (r) and ``ratio_spread_pct`` (the
+    interquartile range of the per-pair ratios over r, percent).  A drift-corrected time is
+    ``r`` times the reference's time at calibration."""
+    allocator.pin()
+    tick = clock_fn(clock, torch.get_num_threads())
+    layouts = max(1, int(layouts))
+    gc_was = gc.isenabled()
+    blocks: List[List[float]] = []
+    ref_ts: List[float] = []
+    per_layout = None
+
+    def timed(m, xs):
+        t0 = tick()
+        m(*xs)
+        return (tick() - t0) * 1e-6
+
+    try:
+        for k in range(layouts):
+            m, xs = (model, inputs) if k == 0 else _layout_copy(model, inputs)
+            gc.collect()
+            gc.disable()
+            t_start = time.perf_counter()
+            n_warm = 0
+            while n_warm < 2 or (time.perf_counter() - t_start < warmup_s / layouts and n_warm < 50):
+                m(*xs)
+                reference(*ref_inputs)
+                n_warm += 1
+            if per_layout is None:
+                one = (time.perf_counter() - t_start) / n_warm  # one model + reference pair, s
+                runs = int(max(min_runs, min(max_runs, min_time_s / max(one, 1e-6))))
+                per_layout = max(1, -(-runs // layouts))
+            ts = []
+            for _ in range(per_layout):
+                ts.append(timed(m, xs))
+                ref_ts.append(timed(reference, ref_inputs))
+            blocks.append(ts)
+            gc.enable()
+            del m, xs
+    finally:
+        if gc_was:
+            gc.enable()
+        else:
+            gc.disable()
+    allt = np.array([t for b in blocks for t in b])
+    reft = np.array(ref_ts)
+    med, ref_med = float(np.median(allt)), float(np.median(reft))
+    ratio = med / ref_med if ref_med > 0 else float("nan")
+    q = np.percentile(allt, [10, 25, 75, 90])
+    pair = allt / np.maximum(reft, 1e-12)
+    p75, p25 = np.percentile(pair, [75, 25])
+    meds = [float(np.median(b)) for b in blocks]
+    spread = 100.0 * (max(meds) - min(meds)) / med if med > 0 else 0.0
+    return {"median": med, "p10": float(q[0]), "p25": float(q[1]), "p75": float(q[2]),
+            "p90": float(q[3]), "min": float(allt.min()), "max": float(allt.max()),
+            "runs": int(allt.size), "repeat_medians": meds, "repeat_spread_pct": spread,
+            "layout_medians": meds, "layout_spread_pct": spread,
+            "reference_ms": ref_med, "ratio": ratio,
+            "ratio_spread_pct": 100.0 * float(p75 - p25) / ratio if ratio > 0 else float("nan")}
+
+
 #: An op replay whose interquartile range exceeds this share of its median is measured again
 #: (up to :data:`RETRIES` times, the lowest median kept): on a quiet machine 99% of replays stay
 #: below 0.2.
