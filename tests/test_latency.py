@@ -935,3 +935,25 @@ def test_in_network_calibration_times_the_reference_with_every_network():
     assert list(nets["drift_scale"]) == pytest.approx(list(med / refs["ms"].to_numpy()))
     prof = fit_profile(data, {"cpu_model": "x"}, {})
     assert prof.threads[1]["reference"]["ms"] == pytest.approx(med)
+
+
+def test_network_term_is_fitted_on_the_op_models_predicted_sums():
+    """with_predicted_iso() replaces a calibration network's measured op sums by what the op
+    models predict for its op table (what the network term gets at prediction time). With
+    every op predicted at 2 ms, a network of n ops has iso 2n, split by compute_mask; the
+    measured sum is kept as iso_measured, and a network without a table keeps its own."""
+    from costmodel.latency.calibrate import with_predicted_iso
+    from costmodel.latency.features import op_table
+    from costmodel.latency.profile import compute_mask
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 1), nn.Flatten())
+    table = op_table(model, (1, 3, 8, 8))[0]
+    n, n_compute = len(table), int(compute_mask(table).sum())
+    assert 0 < n_compute < n
+    nets = pd.DataFrame({"index": [0, 1], "threads": [1, 1], "e2e_ms": [50.0, 60.0],
+                         "iso": [100.0, 70.0], "iso_compute": [80.0, 50.0], "iso_memory": [20.0, 20.0]})
+    out = with_predicted_iso(nets, {0: table}, {"default": {"type": "constant", "ms": 2.0}}, 1)
+    assert list(out["iso"]) == [2.0 * n, 70.0]
+    assert list(out["iso_compute"]) == [2.0 * n_compute, 50.0]
+    assert list(out["iso_memory"]) == [2.0 * (n - n_compute), 20.0]
+    assert list(out["iso_measured"]) == [100.0, 70.0] and list(nets["iso"]) == [100.0, 70.0]
+    assert with_predicted_iso(nets, None, {}, 1) is nets
