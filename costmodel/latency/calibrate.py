@@ -742,8 +742,10 @@ def _tables_of(nets: pd.DataFrame) -> Dict[int, pd.DataFrame]:
 def refit(samples_path, profile: DeviceProfile, out=None) -> DeviceProfile:
     """Fit a profile again from the raw samples an earlier :func:`calibrate` saved
     (``samples_path`` and its ``_networks.csv``), timing nothing: the machine description and
-    calibration record come from ``profile``, the one those samples produced.  For trying a newer
-    costmodel's fitting on old measurements."""
+    calibration record come from ``profile``, the one those samples produced, and so do the
+    drift reference's samples; the networks' op tables are rebuilt from their names (for
+    :func:`with_predicted_iso` and leave-one-family-out).  For trying a newer costmodel's
+    fitting on old measurements."""
     if not os.path.exists(samples_path):
         raise SampleFileError(f"no calibration samples at {samples_path}")
     ops = read_op_samples(samples_path)
