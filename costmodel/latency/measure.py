@@ -163,6 +163,12 @@ def time_end_to_end(model: nn.Module, inputs: Sequence[torch.Tensor], min_time_s
             gc.enable()
         else:
             gc.disable()
+    return _run_stats(blocks, layout_meds)
+
+
+def _run_stats(blocks: List[List[float]], layout_meds: List[float]) -> Dict[str, object]:
+    """Median, quantiles, min/max and run count of all runs (ms), the median of each block of
+    runs and the block-to-block and layout-to-layout spreads (percent of the median)."""
     allt = np.array([t for b in blocks for t in b])
     meds = [float(np.median(b)) for b in blocks]
     med = float(np.median(allt))
@@ -231,21 +237,15 @@ def time_interleaved(model: nn.Module, inputs: Sequence[torch.Tensor], reference
             gc.enable()
         else:
             gc.disable()
-    allt = np.array([t for b in blocks for t in b])
+    out = _run_stats(blocks, [float(np.median(b)) for b in blocks])  # one block per layout
     reft = np.array(ref_ts)
-    med, ref_med = float(np.median(allt)), float(np.median(reft))
-    ratio = med / ref_med if ref_med > 0 else float("nan")
-    q = np.percentile(allt, [10, 25, 75, 90])
-    pair = allt / np.maximum(reft, 1e-12)
+    ref_med = float(np.median(reft))
+    ratio = out["median"] / ref_med if ref_med > 0 else float("nan")
+    pair = np.concatenate(blocks) / np.maximum(reft, 1e-12)
     p75, p25 = np.percentile(pair, [75, 25])
-    meds = [float(np.median(b)) for b in blocks]
-    spread = 100.0 * (max(meds) - min(meds)) / med if med > 0 else 0.0
-    return {"median": med, "p10": float(q[0]), "p25": float(q[1]), "p75": float(q[2]),
-            "p90": float(q[3]), "min": float(allt.min()), "max": float(allt.max()),
-            "runs": int(allt.size), "repeat_medians": meds, "repeat_spread_pct": spread,
-            "layout_medians": meds, "layout_spread_pct": spread,
-            "reference_ms": ref_med, "ratio": ratio,
-            "ratio_spread_pct": 100.0 * float(p75 - p25) / ratio if ratio > 0 else float("nan")}
+    out.update(reference_ms=ref_med, ratio=ratio,
+               ratio_spread_pct=100.0 * float(p75 - p25) / ratio if ratio > 0 else float("nan"))
+    return out
 
 
 #: An op replay whose interquartile range exceeds this share of its median is measured again
