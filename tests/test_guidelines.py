@@ -397,3 +397,72 @@ def test_cli_guidelines_user_errors(capsys, tmp_path):
     assert cli.run(["guidelines", "render", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
     assert not (tmp_path / "g.md").exists()
+
+
+def test_every_planned_network_builds_from_its_name():
+    from costmodel.latency.named import resolve_model
+    for v in ex.plan(full=True):
+        net, shape = resolve_model(v.net)  # how a fresh process builds it
+        built = v.build()
+        assert tuple(shape) == tuple(v.input_shape), v.net
+        assert [p.shape for p in net.parameters()] == [p.shape for p in built.parameters()], v.net
+        assert str(net) == str(built), v.net
+    assert bm.net_name("G4", 64, True, False) == "guidelines:G4:64:1:0"
+    for bad in ("guidelines:G1:8", "guidelines:G5:8:8", "guidelines:G2:x:2", "guidelines:G4:64:2:0",
+                "guidelines:G3:3-fragment-series:64", "nonsense"):
+        with pytest.raises(KeyError, match="guideline network name"):
+            bm.build_named(bad)
+
+
+def _committed_profile():
+    import os
+    from costmodel.latency.profile import DeviceProfile
+    return DeviceProfile.load(os.path.join(os.path.dirname(__file__), "..", "reports", "latency",
+                                           "profile.json"))
+
+
+def test_interleaved_run_corrects_each_round_with_the_reference(monkeypatch, tmp_path):
+    """A machine that runs every other request 2x slower: the reference moves with it, so the
+    corrected time is the same in every round and equals the machine's time at calibration."""
+    from costmodel.latency import fresh
+    from costmodel.latency.named import resolve_model
+    prof = _committed_profile()
+    cal = prof.threads[1]["reference"]["ms"]
+    calls = []
+
+    def fake(name, threads, reference, **kw):
+        assert reference == "families:reference" and threads == 1 and kw["min_time_s"] == 0.4
+        net, shape = resolve_model(name)
+        true_ms = _analyze(net, shape).total["mac"] / 1e6  # a memory-bound "machine"
+        slow = 2.0 if len(calls) % 2 else 1.0
+        calls.append(name)
+        return {"median": true_ms * slow, "p25": true_ms * slow * 0.9, "p75": true_ms * slow * 1.1,
+                "min": true_ms * slow * 0.8, "max": true_ms * slow * 1.2, "runs": 7,
+                "reference_ms": cal * slow, "ratio": true_ms / cal, "ratio_spread_pct": 1.5}
+
+    monkeypatch.setattr(fresh, "time_interleaved_named", fake)
+    res = ex.run("quick", threads=[1], tables=["G2"], profile=prof, rounds=2, min_time_s=0.4)
+    assert res.extra["interleaved"] is True and len(calls) == 2 * len(res.rows)
+    for r, v in zip(res.rows.itertuples(), ex.plan(quick=True, tables=["G2"])):
+        true_ms = r.mac / 1e6
+        assert r.ms_1t == pytest.approx(true_ms) and r.p25_1t == pytest.approx(0.9 * true_ms)
+        assert r.rounds_min_1t == pytest.approx(r.rounds_max_1t)  # both rounds agree after it
+        assert r.raw_ms_1t == pytest.approx(1.5 * true_ms)  # median of 1x and 2x
+        assert r.drift_1t == pytest.approx(1.5) and r.ratio_spread_pct_1t == 1.5
+        assert r.runs_1t == 14
+    from costmodel.guidelines import render
+    text = render.render(res, str(tmp_path / "g.md"), plots=False)
+    assert "alternating run by run with the latency profile's drift reference" in text
+    assert "1T 1.50-1.50 (median 1.50)" in text
+    # no interleaving where it cannot be corrected, or where the caller measures
+    fake_measure = lambda m, s, th, mt: {"median": 1.0, "p25": 1.0, "p75": 1.0, "runs": 1}  # noqa
+    rp = RooflineProfile(threads=1, peak_gflops=100, depthwise_gflops=10, bandwidth_gbs=20,
+                         overhead_us=2)
+    with pytest.raises(ValueError, match="drift reference"):
+        ex.run("quick", threads=[1], tables=["G2"], profile=rp, interleave=True)
+    with pytest.raises(ValueError, match="measure_fn"):
+        ex.run("quick", threads=[1], tables=["G2"], profile=prof, measure_fn=fake_measure,
+               interleave=True)
+    again = ex.run("quick", threads=[1], tables=["G2"], profile=prof, measure_fn=fake_measure,
+                   rounds=1)
+    assert again.extra["interleaved"] is False and "drift_1t" not in again.rows

@@ -32,7 +32,8 @@ def _run(args) -> int:
     say = (lambda m: print(m, file=sys.stderr)) if not args.silent else None
     result, json_path = report_files.run_report(
         args.out, args.json, mode, threads, tables, args.profile, args.clock, args.gpu,
-        lint=not args.no_lint, plots=not args.no_plots, progress=say)
+        lint=not args.no_lint, plots=not args.no_plots, progress=say,
+        interleave=False if args.in_process else None)
     print(f"wrote {args.out} and {json_path} ({mode} mode, {result.wall_s:.0f} s)", file=sys.stderr)
     if not args.silent:
         o = ex.orderings(result)
@@ -128,6 +129,10 @@ def register(subparsers) -> None:
     r.add_argument("--json", default=None,
                    help="raw results (default: the report path with .json)")
     r.add_argument("--profile", default=None, help="device profile file for the prediction")
+    r.add_argument("--in-process", action="store_true",
+                   help="time every block in this process, without the drift reference (default "
+                        "with a latency profile that has one: each block in a fresh process, "
+                        "alternating run by run with it, drift-corrected)")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     r.add_argument("--no-lint", action="store_true", help="skip the linter section")
     r.add_argument("--silent", action="store_true", help="no progress or summary output")

@@ -173,6 +173,43 @@ class G4Net(nn.Sequential):
 
 
 # ---------------------------------------------------------------------------------------------
+# the networks by name, so a fresh process can build them (costmodel.latency.named)
+# ---------------------------------------------------------------------------------------------
+#: prefix of a micro-benchmark's name: ``guidelines:G1:c1:c2``, ``guidelines:G2:c:g``,
+#: ``guidelines:G3:structure:c``, ``guidelines:G4:c:relu:shortcut`` (relu, shortcut 0 or 1)
+NAME_PREFIX = "guidelines"
+
+
+def net_name(table: str, *params) -> str:
+    """The name of one micro-benchmark network (see :data:`NAME_PREFIX`)."""
+    return ":".join([NAME_PREFIX, table] + [str(int(p)) if isinstance(p, bool) else str(p)
+                                              for p in params])
+
+
+def build_named(name: str) -> nn.Module:
+    """The network called ``name`` (:func:`net_name`); KeyError for a malformed name."""
+    parts = name.split(":")
+    try:
+        if parts[0] != NAME_PREFIX or len(parts) < 2:
+            raise ValueError
+        table, args = parts[1], parts[2:]
+        if table == "G1" and len(args) == 2:
+            return G1Net(int(args[0]), int(args[1]))
+        if table == "G2" and len(args) == 2:
+            return G2Net(int(args[0]), int(args[1]))
+        if table == "G3" and len(args) == 2:
+            return G3Net(args[0], int(args[1]))
+        if table == "G4" and len(args) == 3 and set(args[1:]) <= {"0", "1"}:
+            return G4Net(int(args[0]), args[1] == "1", args[2] == "1")
+        raise ValueError
+    except ValueError as exc:
+        detail = f": {exc}" if str(exc) else ""
+        raise KeyError(f"bad guideline network name {name!r}{detail} (expected "
+                       f"{NAME_PREFIX}:G1:C1:C2, :G2:C:G, :G3:STRUCTURE:C or :G4:C:RELU:SHORTCUT)"
+                       ) from None
+
+
+# ---------------------------------------------------------------------------------------------
 # the paper's equations
 # ---------------------------------------------------------------------------------------------
 def pointwise_flops(h: int, w: int, c1: int, c2: int, g: int = 1) -> int:

@@ -17,7 +17,10 @@ whether the paper's ordering holds on this machine.
 Measurement protocol: variants of one column are measured round-robin (``rounds`` rounds, each
 variant timed for ``min_time_s`` per round) so slow drift of a busy machine hits all variants
 alike; the reported time is the median of the round medians, the spread the median of the
-rounds' quartiles.
+rounds' quartiles.  With a latency profile that has a drift reference, every round of a variant
+runs in a fresh process alternating run by run with that reference and is corrected to the
+machine's speed at calibration (:func:`costmodel.guidelines.timing.measure_interleaved`), the
+way the profile's calibration networks were timed.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ import torch.nn as nn
 from costmodel.analysis import analyze
 from costmodel.guidelines import benchmarks as bm
 from costmodel.guidelines import timing
+from costmodel.latency.fresh import available as fresh_available
 from costmodel.latency.quiet import CpuWatch
 
 PAPER_TABLES_PATH = os.path.join(os.path.dirname(__file__), "paper_tables.json")
@@ -68,6 +72,7 @@ class Variant:
     paper_gpu: Optional[float]  # the paper's GPU figure for this row and width (batches/s)
     paper_arm: Optional[float]  # the paper's ARM figure for this row and width (images/s)
     note: str = ""
+    net: str = ""  # the network's name (benchmarks.net_name), for timing in a fresh process
 
 
 def _scale(c, k):
@@ -95,7 +100,8 @@ def plan(full: bool = False, quick: bool = False, tables: Sequence[str] = TABLES
                     out.append(Variant(
                         "G1", f"{plat} x{k}", platform, wi, ri, r["ratio"], f"({c1},{c2})",
                         (lambda c1=c1, c2=c2: bm.G1Net(c1, c2)), (1, c1, hw, hw),
-                        bm.g1_analytic(c1, c2), r["gpu"][wi], r["arm"][wi]))
+                        bm.g1_analytic(c1, c2), r["gpu"][wi], r["arm"][wi],
+                        net=bm.net_name("G1", c1, c2)))
         if "G2" in tables:
             t = paper["G2"]
             for wi in widths:
@@ -110,7 +116,7 @@ def plan(full: bool = False, quick: bool = False, tables: Sequence[str] = TABLES
                     out.append(Variant(
                         "G2", f"{plat} x{k}", platform, wi, ri, f"g={g}", f"c={c}",
                         (lambda c=c, g=g: bm.G2Net(c, g)), (1, c, hw, hw), bm.g2_analytic(c, g),
-                        r["gpu"][wi], r["arm"][wi], note))
+                        r["gpu"][wi], r["arm"][wi], note, net=bm.net_name("G2", c, g)))
         if "G3" in tables:
             t = paper["G3"]
             for wi in widths:
@@ -125,7 +131,7 @@ def plan(full: bool = False, quick: bool = False, tables: Sequence[str] = TABLES
                     out.append(Variant(
                         "G3", f"{plat} c={c}", platform, wi, ri, s, ch,
                         (lambda s=s, c=c: bm.G3Net(s, c)), (1, width, hw, hw), bm.g3_analytic(s, c),
-                        r["gpu"][wi], r["arm"][wi]))
+                        r["gpu"][wi], r["arm"][wi], net=bm.net_name("G3", s, c)))
         if "G4" in tables and platform == "arm":  # Table 4 uses the same c on both platforms
             t = paper["G4"]
             g4_widths = [0, 1, 2] if not quick else [0]
@@ -138,7 +144,8 @@ def plan(full: bool = False, quick: bool = False, tables: Sequence[str] = TABLES
                         "G4", f"c={c}", "both", wi, ri, label, f"c={c}, bottleneck {c // 4}",
                         (lambda c=c, a=r["relu"], b=r["shortcut"]: bm.G4Net(c, a, b)),
                         (1, c, hw, hw), bm.g4_analytic(c, r["relu"], r["shortcut"]),
-                        r["gpu"][wi], r["arm"][wi]))
+                        r["gpu"][wi], r["arm"][wi],
+                        net=bm.net_name("G4", c, r["relu"], r["shortcut"])))
     return out
 
 
@@ -189,14 +196,21 @@ def _loadavg() -> Optional[float]:
 def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[str] = TABLES,
         rounds: Optional[int] = None, min_time_s: Optional[float] = None, profile=None,
         measure_fn=None, progress: Optional[Callable[[str], None]] = None,
-        clock: str = "wall") -> ExperimentResult:
+        clock: str = "wall", interleave: Optional[bool] = None) -> ExperimentResult:
     """Run the experiments.  ``mode``: ``quick``, ``default`` or ``full`` (see :func:`plan`).
 
     ``profile``: a device profile (``{threads: profile}`` or one profile used for every thread
     count); default :func:`costmodel.guidelines.timing.load_profile` per thread count.
     ``measure_fn(model, input_shape, threads, min_time_s)``: replaces
     :func:`costmodel.guidelines.timing.measure` (tests pass a fake).  ``clock``: ``wall`` or
-    ``cpu`` (thread CPU time; 1 thread only; for a machine busy with other processes)."""
+    ``cpu`` (thread CPU time; 1 thread only; for a machine busy with other processes).
+
+    ``interleave`` (default: when no ``measure_fn`` is given, fresh processes exist and every
+    profile has a drift reference): each round times a variant with
+    :func:`costmodel.guidelines.timing.measure_interleaved`, in a fresh process alternating run
+    by run with the profile's drift reference, its time corrected to the machine's speed at
+    calibration; rounds are then ``min_time_s`` (default 1 s, quick 0.3 s) long.  Without it a
+    variant is timed in this process (``min_time_s`` default 0.15 s, quick 0.05 s)."""
     t0 = time.time()
     load_start = _loadavg()
     watch = CpuWatch().start()
@@ -204,10 +218,8 @@ def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[s
         raise ValueError(f"mode must be quick, default or full, got {mode!r}")
     variants = plan(full=mode == "full", quick=mode == "quick", tables=tables)
     rounds = rounds or (2 if mode == "quick" else 3)
-    min_time_s = min_time_s if min_time_s is not None else (0.05 if mode == "quick" else 0.15)
     if clock == "cpu" and any(th != 1 for th in threads):
         raise ValueError("clock='cpu' measures one thread: use threads=[1]")
-    measure_fn = measure_fn or (lambda m, s, th, mt: timing.measure(m, s, th, mt, clock=clock))
     say = progress or (lambda msg: None)
     profiles = {}
     for th in threads:
@@ -217,6 +229,22 @@ def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[s
             profiles[th] = profile
         else:
             profiles[th] = timing.load_profile(threads=th)
+    no_ref = [th for th in threads if timing.reference_ms(profiles[th], th) is None]
+    if interleave is None:
+        interleave = measure_fn is None and fresh_available() and not no_ref
+    elif interleave and (measure_fn is not None or no_ref):
+        raise ValueError("interleave=True needs no measure_fn and a profile with a drift "
+                         f"reference at every thread count (missing at {no_ref})")
+    if interleave:
+        min_time_s = min_time_s if min_time_s is not None else (0.3 if mode == "quick" else 1.0)
+    else:
+        min_time_s = min_time_s if min_time_s is not None else (0.05 if mode == "quick" else 0.15)
+    fn = measure_fn or (lambda m, s, th, mt: timing.measure(m, s, th, mt, clock=clock))
+
+    def measure_one(i: int, th: int) -> dict:
+        if interleave:
+            return timing.measure_interleaved(variants[i].net, th, profiles[th], min_time_s, clock)
+        return fn(models[i], variants[i].input_shape, th, min_time_s)
 
     rows = []
     models: Dict[int, nn.Module] = {}
@@ -255,7 +283,7 @@ def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[s
             for r in range(rounds):
                 order = idx if r % 2 == 0 else list(reversed(idx))
                 for i in order:
-                    res = measure_fn(models[i], variants[i].input_shape, th, min_time_s)
+                    res = measure_one(i, th)
                     backend = res.get("backend", backend)
                     samples[i].append(res)
             for i in idx:
@@ -266,11 +294,16 @@ def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[s
                 rows[i][f"rounds_min_{th}t"] = float(min(x["median"] for x in s))
                 rows[i][f"rounds_max_{th}t"] = float(max(x["median"] for x in s))
                 rows[i][f"runs_{th}t"] = int(sum(x.get("runs", 0) for x in s))
+                for key in ("raw_median", "drift", "ratio_spread_pct"):  # interleaved only
+                    if all(key in x for x in s):
+                        rows[i][f"{key.replace('_median', '_ms')}_{th}t"] = float(
+                            np.median([x[key] for x in s]))
     df = pd.DataFrame(rows)
     return ExperimentResult(df, mode, list(threads), _machine(),
                             {th: timing.profile_name(p) for th, p in profiles.items()},
                             time.time() - t0, backend,
                             {"rounds": rounds, "min_time_s_per_round": min_time_s, "clock": clock,
+                             "interleaved": bool(interleave),
                              "loadavg_start": load_start, "loadavg_end": _loadavg(),
                              "quiet": watch.stop(), "cpu_count": os.cpu_count(),
                              "date": time.strftime("%Y-%m-%d", time.gmtime(t0))})

@@ -348,6 +348,24 @@ def _key_numbers(result: ex.ExperimentResult, table: str) -> List[str]:
     return out
 
 
+def _interleave_note(result) -> str:
+    """How an interleaved measurement was corrected for the machine's drift (empty otherwise)."""
+    if not result.extra.get("interleaved"):
+        return ""
+    parts = []
+    for t in result.threads:
+        col = f"drift_{t}t"
+        if col in result.rows:
+            d = result.rows[col].dropna()
+            parts.append(f"{t}T {d.min():.2f}-{d.max():.2f} (median {d.median():.2f})")
+    return (" Each round ran in a fresh process, alternating run by run with the latency "
+            "profile's drift reference (`families:reference`); its times are scaled by the "
+            "reference's time at calibration over its median in that round, so every row is "
+            "given at the machine's speed when the profile was calibrated (the way its "
+            "calibration networks were timed). Drift factors (reference now / at calibration): "
+            + ("; ".join(parts) or "n/a") + ".")
+
+
 def render(result: ex.ExperimentResult, out_path: str = "reports/guidelines.md",
            lint_models: Sequence[str] = (), plots: bool = True,
            findings: Optional[Dict[str, List[str]]] = None, source: Optional[str] = None) -> str:
@@ -395,7 +413,7 @@ def render(result: ex.ExperimentResult, out_path: str = "reports/guidelines.md",
         "variants of a column measured round-robin "
         f"in {result.extra.get('rounds', '?')} rounds of >= "
         f"{result.extra.get('min_time_s_per_round', '?')} s each; median of round medians, "
-        "[IQR] = median of the rounds' quartiles, shown as images/s.",
+        "[IQR] = median of the rounds' quartiles, shown as images/s." + _interleave_note(result),
         "- Prediction: " + "; ".join(f"{t}T: {p}" for t, p in result.profiles.items()) + ".",
     ]
     la, lb, ncpu = (result.extra.get("loadavg_start"), result.extra.get("loadavg_end"),

@@ -38,16 +38,18 @@ def run_report(out: str, json_path: Optional[str] = None, mode: str = "default",
                threads: Sequence[int] = (1,), tables: Optional[Sequence[str]] = None,
                profile: Optional[str] = None, clock: str = "wall", gpu: Optional[str] = None,
                lint: bool = True, plots: bool = True,
-               progress: Optional[Callable[[str], None]] = None) -> Tuple[object, str]:
+               progress: Optional[Callable[[str], None]] = None,
+               interleave: Optional[bool] = None) -> Tuple[object, str]:
     """Measure the experiments, write their results to ``json_path`` (default: ``out`` with
-    ``.json``) and the report to ``out``; returns ``(result, json_path)``."""
+    ``.json``) and the report to ``out``; returns ``(result, json_path)``.  ``interleave``: see
+    :func:`costmodel.guidelines.experiments.run`."""
     from costmodel.guidelines import experiments as ex
     from costmodel.guidelines import render as rd
     from costmodel.guidelines import timing
 
     prof = timing.load_profile(profile) if profile else None
     result = ex.run(mode, threads=threads, tables=tables or ex.TABLES, profile=prof,
-                    progress=progress, clock=clock)
+                    progress=progress, clock=clock, interleave=interleave)
     if profile:
         result.extra["profile_path"] = profile
     if gpu:

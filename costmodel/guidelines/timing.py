@@ -3,7 +3,10 @@
 :func:`measure` times a model end to end on this CPU.  It uses
 :func:`costmodel.latency.measure_latency` (``per_layer=False``) when that module is importable and
 falls back to :func:`time_model`, a careful timer of its own (warm-up, thread count pinned,
-``torch.inference_mode``, many runs, median and quartiles).
+``torch.inference_mode``, many runs, median and quartiles).  :func:`measure_interleaved` times a
+micro-benchmark by name in a fresh process, run by run alternating with the latency profile's
+drift reference, and gives its time corrected to the machine's speed at calibration (the way
+calibration and the foreign-network validation time every network).
 
 :func:`predict` predicts the latency of a model from a device profile.  With a
 :class:`costmodel.latency` profile it calls ``costmodel.latency.predict_latency``; otherwise it
@@ -133,6 +136,45 @@ def measure(model: nn.Module, input_shape: Sequence[int], threads: int = 1,
             pass
     out = time_model(model, input_shape, threads, min_time_s, device=device, clock=clock)
     out["backend"] = "costmodel.guidelines.timing.time_model"
+    return out
+
+
+def reference_ms(profile, threads: int) -> Optional[float]:
+    """The drift reference's median time (ms) at calibration in a ``costmodel.latency`` profile
+    at ``threads`` threads, or None when the profile has none."""
+    per_thread = getattr(profile, "threads", None)
+    if not isinstance(per_thread, dict):  # a RooflineProfile has one thread count, no reference
+        return None
+    ref = per_thread.get(int(threads)) or {}
+    ref = ref.get("reference") if isinstance(ref, dict) else None
+    return float(ref["ms"]) if ref and ref.get("ms") else None
+
+
+def measure_interleaved(net: str, threads: int, profile, min_time_s: float = 1.0,
+                        clock: str = "wall") -> Dict[str, float]:
+    """The network called ``net`` (:func:`costmodel.guidelines.benchmarks.net_name`) timed in a
+    fresh process for at least ``min_time_s``, alternating run by run with the drift reference
+    (:func:`costmodel.latency.fresh.time_interleaved_named`).  The machine's speed moves within
+    seconds on a shared VM (``reports/latency/noise.md``), so the ratio model / reference times
+    the reference's calibration time is the measurement: ``median``, ``p25``, ``p75``, ``min``,
+    ``max`` are the model's runs scaled by ``drift`` (the reference's median now over its median
+    at calibration, reported as ``drift``); ``raw_median`` is the unscaled median,
+    ``ratio_spread_pct`` the interquartile range of the per-pair ratios.  ValueError when the
+    profile has no drift reference at ``threads``."""
+    from costmodel.latency import fresh
+    from costmodel.latency.profile import REFERENCE_NAME
+
+    cal = reference_ms(profile, threads)
+    if cal is None:
+        raise ValueError(f"the profile has no drift reference at {threads} thread(s): calibrate "
+                         f"it with `costmodel calibrate` to measure interleaved")
+    e = fresh.time_interleaved_named(net, threads, REFERENCE_NAME, min_time_s=min_time_s,
+                                     clock=clock, min_runs=6)
+    drift = float(e["reference_ms"]) / cal
+    out = {k: float(e[k]) / drift for k in ("median", "p25", "p75", "min", "max")}
+    out.update(raw_median=float(e["median"]), reference_ms=float(e["reference_ms"]), drift=drift,
+               ratio_spread_pct=float(e["ratio_spread_pct"]), runs=int(e["runs"]),
+               backend="costmodel.latency.fresh.time_interleaved_named (drift-corrected)")
     return out
 
 

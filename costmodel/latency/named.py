@@ -4,7 +4,8 @@ timing files: any :mod:`costmodel.sources` spec (a zoo name, ``timm:...``,
 ``families:validation:I`` / ``families:reference`` (:mod:`costmodel.latency.families`), or
 ``space:validation:I`` / ``space:calibration:I`` (the I-th network of the first design space),
 ``sweep:SPACE:SEED:I`` (candidate I of seed SEED of a packaged sweep space,
-:mod:`costmodel.sweep.space`).  Names are looked up,
+:mod:`costmodel.sweep.space`), ``guidelines:G1:C1:C2`` ... (a ShuffleNetV2 guideline
+micro-benchmark, :func:`costmodel.guidelines.benchmarks.build_named`).  Names are looked up,
 never imported from a path or executed: a ``path/file.py:factory`` spec is refused."""
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def resolve_model(name: str) -> Tuple[nn.Module, Tuple[int, ...]]:
         specs = space.validation_specs(i + 1) if parts[1] == "validation" else space.calibration_specs(i + 1)
         spec = specs[i]
         return space.build(spec).eval(), spec.input_shape
+    if name.startswith("guidelines:"):
+        from costmodel.guidelines import benchmarks
+        net = benchmarks.build_named(name)
+        return net.eval(), net.input_shape()
     if name.startswith("sweep:"):
         parts = name.split(":")
         if len(parts) != 4 or not parts[2].isdigit() or not parts[3].isdigit():
