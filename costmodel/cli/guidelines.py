@@ -115,7 +115,8 @@ def register(subparsers) -> None:
                                    "(--json) and write the Markdown report with its plots.")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true",
-                   help="ARM configurations at the first width only, short timings (~15 s)")
+                   help="ARM configurations at the first width only, short timings (about a "
+                        "minute; ~15 s with --in-process)")
     g.add_argument("--full", action="store_true",
                    help="also the paper's GPU configurations at every width (slow on a CPU)")
     r.add_argument("--threads", type=int, nargs="+", default=[1],
