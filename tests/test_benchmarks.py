@@ -47,3 +47,23 @@ def test_op_kind_errors_scales_ops_to_the_corrected_end_to_end(monkeypatch, tmp_
     text = ok.render(ops, nets, {"command": "c", "date": "d", "wall_s": 1.0, "machine": "m",
                                  "quiet": "q."})
     assert "| shufflenet_v2_x0_5 |" in text and "predicted / measured" in text
+
+
+def test_timing_noise_statistics_on_a_synthetic_trace():
+    """A machine that runs 2x slower every other 2 s: the plain median of short windows
+    disagrees between windows, the model / reference ratio never does."""
+    tn = _load("timing_noise")
+    t = np.arange(0.0, 24.0, 0.01)  # one model run every 10 ms for 24 s
+    slow = np.where((t // 2.0) % 2 == 0, 1.0, 2.0)
+    tr = {"t": t, "ms": 3.0 * slow, "ref_t": t + 0.005, "ref_ms": 5.0 * slow}
+    rng = np.random.default_rng(0)
+    vals = tn.window_values(tr, 0.5, rng)
+    assert set(vals) == set(tn.COLUMNS) and len(vals["ratio"]) == tn.STARTS
+    assert np.allclose(vals["ratio"], 0.6)
+    ratio = tn.agreement(vals["ratio"], rng)
+    assert ratio["agree10"] == 100.0 and ratio["cv"] == pytest.approx(0.0, abs=1e-9)
+    median = tn.agreement(vals["median"], rng)
+    assert 30.0 < median["agree10"] < 70.0  # about half the pairs fall in different halves
+    assert np.allclose(tn.two_second_medians(tr), np.tile([3.0, 6.0], 6))
+    assert tn.window_values(tr, 30.0, rng)["median"].size == 0  # a window longer than the trace
+    assert np.isnan(tn.agreement(np.array([1.0]), rng)["agree10"])
