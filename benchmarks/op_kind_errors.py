@@ -31,17 +31,18 @@ import io
 import os
 import sys
 import warnings
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from costmodel import fileio
+from costmodel.guidelines.timing import measure_interleaved, reference_ms
 from costmodel.latency import files, fresh, innet, machine
 from costmodel.latency.features import op_table
 from costmodel.latency.named import resolve_model
 from costmodel.latency.predict import predict_table
-from costmodel.latency.profile import REFERENCE_NAME, DeviceProfile, keys_for
+from costmodel.latency.profile import DeviceProfile, keys_for
 from costmodel.latency.quiet import CpuWatch, describe
 from costmodel.latency.replay import threads_pinned
 
@@ -55,21 +56,25 @@ MODELS = ("timm:resnet26", "timm:resnet14t", "timm:repvgg_b1", "timm:seresnext26
           "guidelines:G4:64:1:1")
 
 
-def measure(name: str, threads: int, profile: DeviceProfile, e2e_time_s: float,
-            op_time_s: float) -> pd.DataFrame:
-    """One row per traced op of ``name``: key, kind, measured_ms (in network, corrected),
-    pred_ms; ``attrs`` hold the end-to-end figures."""
+def dispatch_overhead_ns(threads: int) -> float:
+    """:func:`costmodel.latency.innet.dispatch_overhead_ns` at ``threads`` threads."""
     import torch
+    with threads_pinned(threads), torch.inference_mode():
+        return innet.dispatch_overhead_ns()
+
+
+def measure(name: str, threads: int, profile: DeviceProfile, e2e_time_s: float,
+            op_time_s: float, overhead_ns: Optional[float] = None) -> pd.DataFrame:
+    """One row per traced op of ``name``: key, kind, measured_ms (in network, corrected),
+    pred_ms; ``attrs`` hold the end-to-end figures.  ``overhead_ns``: the timer's dispatch
+    overhead (:func:`dispatch_overhead_ns`, measured here when None)."""
     model, shape = resolve_model(name)
     table, report = op_table(model, shape)
-    cal = profile.threads[threads]["reference"]["ms"]
-    e2e = fresh.time_interleaved_named(name, threads, REFERENCE_NAME, min_time_s=e2e_time_s,
-                                       min_runs=6)
-    drift = e2e["reference_ms"] / cal
-    with threads_pinned(threads), torch.inference_mode():
-        overhead = innet.dispatch_overhead_ns()
-    inn = fresh.time_ops_named(name, threads, len(report.graph.ops), overhead, op_time_s)
-    e2e_ms = e2e["median"] / drift
+    e2e = measure_interleaved(name, threads, profile, e2e_time_s)  # drift-corrected
+    drift, e2e_ms = e2e["drift"], e2e["median"]
+    if overhead_ns is None:
+        overhead_ns = dispatch_overhead_ns(threads)
+    inn = fresh.time_ops_named(name, threads, len(report.graph.ops), overhead_ns, op_time_s)
     op_ms = np.asarray(inn["op_ms"], float) * e2e_ms / inn["e2e_ms"]
     iso = profile.predict_isolated(table, threads)
     _, total_ms, _ = predict_table(table, profile, threads)
@@ -87,11 +92,12 @@ def run(models: Sequence[str], threads: Sequence[int], profile: DeviceProfile,
     ops: List[pd.DataFrame] = []
     nets: List[Dict[str, object]] = []
     for t in threads:
+        overhead_ns = dispatch_overhead_ns(t)
         for name in models:
             if progress:
                 print(f"{name} {t}T", file=sys.stderr, flush=True)
             try:
-                df = measure(name, t, profile, e2e_time_s, op_time_s)
+                df = measure(name, t, profile, e2e_time_s, op_time_s, overhead_ns)
             except (RuntimeError, KeyError) as exc:
                 print(f"  skipped: {exc}", file=sys.stderr)
                 continue
@@ -168,8 +174,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as exc:
         print(f"op_kind_errors: cannot read profile {args.profile}: {exc}", file=sys.stderr)
         return 2
-    missing = [t for t in args.threads if t not in profile.threads
-               or not profile.threads[t].get("reference")]
+    missing = [t for t in args.threads if reference_ms(profile, t) is None]
     if missing:
         print(f"op_kind_errors: the profile has no drift reference at {missing} thread(s)",
               file=sys.stderr)

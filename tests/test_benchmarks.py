@@ -30,8 +30,10 @@ def test_op_kind_errors_scales_ops_to_the_corrected_end_to_end(monkeypatch, tmp_
     truth = 2.0 * iso  # a machine on which every op takes twice the prediction at calibration speed
 
     # now the machine runs 1.5x slower than at calibration; the timed child 1.2x slower again
+    e2e = 1.5 * (truth.sum() + 0.3)
     monkeypatch.setattr(fresh, "time_interleaved_named", lambda n, t, ref, **kw: {
-        "median": 1.5 * (truth.sum() + 0.3), "reference_ms": 1.5 * cal})
+        "median": e2e, "p25": e2e, "p75": e2e, "min": e2e, "max": e2e, "runs": 6,
+        "reference_ms": 1.5 * cal, "ratio": e2e / (1.5 * cal), "ratio_spread_pct": 0.0})
     monkeypatch.setattr(fresh, "time_ops_named", lambda n, t, n_ops, ov, s: {
         "op_ms": list(1.8 * truth), "e2e_ms": 1.8 * (truth.sum() + 0.3)})
     df = ok.measure(name, 1, prof, e2e_time_s=0.1, op_time_s=0.1)

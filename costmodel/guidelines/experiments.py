@@ -43,6 +43,9 @@ from costmodel.latency.fresh import available as fresh_available
 from costmodel.latency.quiet import CpuWatch
 
 PAPER_TABLES_PATH = os.path.join(os.path.dirname(__file__), "paper_tables.json")
+#: field of :func:`costmodel.guidelines.timing.measure_interleaved` -> row column (per thread
+#: count, median over the rounds)
+INTERLEAVED_COLUMNS = {"raw_median": "raw_ms", "drift": "drift", "ratio_spread_pct": "ratio_spread_pct"}
 TABLES = ("G1", "G2", "G3", "G4")
 #: G2 at ARM x1 with g=8: the paper's c=180 is not divisible by 8; 184 is the multiple of 8 whose
 #: FLOPs (184^2/8 = 4232) are closest to the g=1 row (64^2 = 4096)
@@ -294,10 +297,9 @@ def run(mode: str = "default", threads: Sequence[int] = (1,), tables: Sequence[s
                 rows[i][f"rounds_min_{th}t"] = float(min(x["median"] for x in s))
                 rows[i][f"rounds_max_{th}t"] = float(max(x["median"] for x in s))
                 rows[i][f"runs_{th}t"] = int(sum(x.get("runs", 0) for x in s))
-                for key in ("raw_median", "drift", "ratio_spread_pct"):  # interleaved only
+                for key, col in INTERLEAVED_COLUMNS.items():  # interleaved measurements only
                     if all(key in x for x in s):
-                        rows[i][f"{key.replace('_median', '_ms')}_{th}t"] = float(
-                            np.median([x[key] for x in s]))
+                        rows[i][f"{col}_{th}t"] = float(np.median([x[key] for x in s]))
     df = pd.DataFrame(rows)
     return ExperimentResult(df, mode, list(threads), _machine(),
                             {th: timing.profile_name(p) for th, p in profiles.items()},
