@@ -898,6 +898,66 @@ def test_many_row_linear_gets_its_own_key_channels_last_features_and_pointwise_f
     assert prof.model_for(LINEAR_ROWS_KEY, 1)["ms"] == 1.0
 
 
+def test_functional_ops_are_predicted_with_the_model_of_the_module_that_runs_their_kernel():
+    """timm's BatchNormAct2d calls ``F.batch_norm`` (key ``norm:batch_norm``), the calibration
+    networks ``nn.BatchNorm2d`` (``norm:batchnorm2d``): the same kernel, so the same model, not
+    the pooled ``norm`` kind's; likewise ``F.avg_pool2d`` and ``nn.AvgPool2d``; a dilated conv
+    without samples of its own is predicted as a conv, not with ``default``."""
+    import torch.nn as tnn
+    import torch.nn.functional as tF
+    from costmodel.latency.features import op_table
+    from costmodel.latency.profile import DeviceProfile, alias_key, keys_for
+
+    class Functional(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = tnn.BatchNorm2d(8)
+
+        def forward(self, x):
+            x = tF.batch_norm(x, self.bn.running_mean, self.bn.running_var, self.bn.weight,
+                              self.bn.bias)
+            return tF.avg_pool2d(tF.layer_norm(x, (6,)), 2)
+
+    t = op_table(Functional().eval(), (1, 8, 6, 6))[0]
+    keys = keys_for(t)
+    assert keys == ["norm:batch_norm", "norm:layer_norm", "pool:avg_pool2d"]
+    const = lambda ms: {"type": "constant", "ms": ms}  # noqa: E731
+    ops = {"default": const(9.0), "norm": const(5.0), "pool": const(6.0), "conv": const(4.0),
+           "norm:batchnorm2d": const(1.0), "norm:layernorm": const(2.0),
+           "pool:avgpool2d": const(3.0), "pool:adaptiveavgpool2d": const(7.0)}
+    prof = DeviceProfile({}, {1: {"ops": ops, "network": {"features": ["iso"], "coef": [1.0]}}})
+    assert [prof.model_for(k, 1)["ms"] for k in keys] == [1.0, 2.0, 3.0]
+    assert list(prof.predict_isolated(t, 1)) == [1.0, 2.0, 3.0]
+    assert prof.model_for("dilated_conv", 1)["ms"] == 4.0
+    # no spelling of the same op: the kind's model; never a different op of the kind
+    assert alias_key("pool:max_pool2d", ops) is None and prof.model_for("pool:max_pool2d", 1)["ms"] == 6.0
+    assert alias_key("norm:group_norm", ops) is None and alias_key("norm", ops) is None
+    assert alias_key("pool:adaptive_avg_pool2d", ops) == "pool:adaptiveavgpool2d"
+
+
+def test_vgg_calibration_networks_reach_the_big_classifier_heads_of_vgg_and_alexnet():
+    """The ``linear`` samples of the first calibration networks were classifier heads of a few
+    MB; VGG16's first FC layer reads 411 MB. The vgg family now draws the VGG/AlexNet head (a
+    6x6 or 7x7 map flattened into two 1024-4096-wide layers): among the first 150 networks
+    (more than a default calibration reaches) some FC weight matrices exceed 100 MB, and every
+    one of them is a matrix-vector product (one row)."""
+    from costmodel.latency import families
+    from costmodel.latency.features import op_table
+
+    big = []
+    for spec in families.calibration_specs(150):
+        if spec.opt("head_grid"):
+            t = op_table(families.build(spec), spec.input_shape)[0]
+            lin = t[t["kind"] == "linear"]
+            assert (lin["hw_out"] == 1).all() and len(lin) == 3
+            c = t[t["kind"].isin(["conv", "pointwise_conv"])]["cout"].iloc[-1]
+            g = spec.opt("head_grid")
+            assert lin["cin"].iloc[0] == c * g * g and lin["cout"].iloc[0] == spec.opt("head_hidden")
+            big += list(lin["weight_bytes"])
+    assert len(big) >= 12 and max(big) > 100e6
+    assert sum(b > 50e6 for b in big) >= 4
+
+
 def test_normalize_to_reference_brings_every_network_to_the_median_reference_speed():
     """By hand: two networks at one thread whose interleaved reference took 10 and 20 ms
     (median 15): the first ran 1.5x fast, the second 0.75x, so their end-to-end times 30 and

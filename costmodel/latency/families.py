@@ -8,7 +8,8 @@ the op before it, fresh output memory) differs between families.  This space dra
 =================  =============================================================================
 ``resnet``         dense residual stages of 3x3-3x3 basic blocks (ResNet-18/34-like)
 ``bottleneck``     1x1-3x3-1x1 bottlenecks, optionally grouped (ResNeXt, RegNet-like) and with SE
-``vgg``            plain 3x3 conv stacks with max pooling, with or without batch norm
+``vgg``            plain 3x3 conv stacks with max pooling, with or without batch norm, most with
+                   the VGG/AlexNet classifier (6x6 or 7x7 map, two 1024-4096-wide FC layers)
 ``dwsep``          depthwise-separable 3x3 + 1x1 (MobileNetV1-like)
 ``mbconv``         inverted residuals, kernels 3-7, expansion 1-6, SE, ReLU6/h-swish/SiLU
 ``fused``          fused-MBConv (3x3 expansion conv, 1x1 projection) then MBConv (EfficientNetV2)
@@ -229,11 +230,21 @@ class GhostBottleneck(nn.Module):
 
 
 class _Head(nn.Module):
-    def __init__(self, c, classes=1000, hidden=0, act=nn.ReLU):
+    """Global pooling and a classifier; with ``grid`` > 0 the VGG/AlexNet-style head instead:
+    the map pooled to ``grid`` x ``grid``, flattened, and two ``hidden``-wide fully connected
+    layers before the classes (weights of up to ~400 MB, read once per image: a matrix-vector
+    product bound by memory bandwidth, which the small heads never reach)."""
+
+    def __init__(self, c, classes=1000, hidden=0, act=nn.ReLU, grid=0):
         super().__init__()
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = (nn.Sequential(nn.Linear(c, hidden), act(), nn.Linear(hidden, classes))
-                   if hidden else nn.Linear(c, classes))
+        self.pool = nn.AdaptiveAvgPool2d(grid or 1)
+        if grid:
+            self.fc = nn.Sequential(nn.Linear(c * grid * grid, hidden), act(), nn.Dropout(),
+                                    nn.Linear(hidden, hidden), act(), nn.Dropout(),
+                                    nn.Linear(hidden, classes))
+        else:
+            self.fc = (nn.Sequential(nn.Linear(c, hidden), act(), nn.Linear(hidden, classes))
+                       if hidden else nn.Linear(c, classes))
 
     def forward(self, x):
         return self.fc(torch.flatten(self.pool(x), 1))
@@ -244,7 +255,7 @@ class FamilyNet(nn.Module):
         super().__init__()
         self.spec = spec
         self.body, c = _BUILDERS[spec.family](spec)
-        self.head = _Head(c, hidden=spec.opt("head_hidden", 0))
+        self.head = _Head(c, hidden=spec.opt("head_hidden", 0), grid=spec.opt("head_grid", 0))
 
     def forward(self, x):
         y = self.body(x)
@@ -496,6 +507,8 @@ def sample_spec(rng: random.Random, family: str) -> FamilySpec:
         stem = widths[0]
         o["bn"] = rng.random() < 0.6
         res = min(res, 224)
+        if rng.random() < 0.7:  # the VGG/AlexNet classifier: big fully connected layers
+            o.update(head_grid=rng.choice([6, 7]), head_hidden=rng.choice([1024, 2048, 4096]))
     elif family == "dwsep":
         widths = tuple(_round(w * m) for w in (64, 128, 256, 512, 1024))
         depths = (1, 2, 2, rng.choice([2, 4, 6]), 2)
@@ -565,8 +578,8 @@ def sample_spec(rng: random.Random, family: str) -> FamilySpec:
         o["se"] = rng.random() < 0.7
     else:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
-    if rng.random() < 0.15:
-        o["head_hidden"] = rng.choice([512, 1024])
+    if "head_hidden" not in o and rng.random() < 0.15:
+        o["head_hidden"] = rng.choice([512, 1024, 2048, 4096])
     return FamilySpec(family, res, stem, widths, depths, tuple(sorted(o.items())))
 
 

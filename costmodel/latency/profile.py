@@ -90,7 +90,30 @@ def op_short(op: str) -> str:
 LINEAR_ROWS_KEY = "linear:rows"
 #: where a key the profile has no model for looks next, before its kind's model and ``default``:
 #: a many-row linear is the same GEMM as a pointwise convolution over that many positions
-FALLBACK_KEYS = {LINEAR_ROWS_KEY: ("pointwise_conv",)}
+FALLBACK_KEYS = {LINEAR_ROWS_KEY: ("pointwise_conv",), "dilated_conv": ("conv",)}
+
+
+def _spelling(op_part: str) -> str:
+    """``batch_norm`` and ``batchnorm2d`` -> ``batchnorm``: a functional op (``F.batch_norm``,
+    what timm's ``BatchNormAct2d`` calls) and the module that calls the same kernel
+    (``nn.BatchNorm2d``) spelled alike."""
+    s = op_part.replace("_", "")
+    return s[:-2] if len(s) > 2 and s[-2] in "123" and s[-1] == "d" else s
+
+
+def alias_key(key: str, known) -> Optional[str]:
+    """The key among ``known`` that names the same op as ``key`` in its other spelling (the
+    module for a functional op and back): ``norm:batch_norm`` -> ``norm:batchnorm2d``,
+    ``pool:avg_pool2d`` -> ``pool:avgpool2d``; None when there is none."""
+    kind, _, part = key.partition(":")
+    if not part:
+        return None
+    want = _spelling(part)
+    for k in known:
+        k_kind, _, k_part = k.partition(":")
+        if k_kind == kind and k_part and k != key and _spelling(k_part) == want:
+            return k
+    return None
 
 
 def op_key(kind: str, op: str, rows: int = 1) -> str:
@@ -196,6 +219,9 @@ class DeviceProfile:
         for alt in FALLBACK_KEYS.get(key, ()):
             if alt in ops:
                 return ops[alt]
+        alias = alias_key(key, ops)
+        if alias is not None:
+            return ops[alias]
         kind = key.split(":", 1)[0]
         return ops.get(kind, ops["default"])
 
