@@ -797,6 +797,28 @@ def test_network_model_can_weigh_compute_and_memory_ops_apart():
         == prof.threads[1]["network"]
 
 
+def test_refit_rebuilds_only_the_calibration_networks_that_were_timed():
+    """Samples name their networks ``families:calibration:N``, the N-th of the sampler of the
+    version that timed them. A network whose saved multiply-adds / MAC are not the rebuilt
+    one's (samples of an older sampler) is not given the new sampler's op table: one warning,
+    and only the matching network is rebuilt."""
+    from costmodel.latency import families
+    from costmodel.latency.calibrate import _tables_of
+    from costmodel.latency.features import op_table
+
+    spec = families.calibration_specs(1)[0]
+    table = op_table(families.build(spec), spec.input_shape)[0]
+    nets = pd.DataFrame([
+        {"name": "families:calibration:0", "index": 0, "threads": 1,
+         "madds": float(table["madds"].sum()), "mac": float(table["mac"].sum())},
+        {"name": "families:calibration:0", "index": 0, "threads": 2,
+         "madds": float(table["madds"].sum()), "mac": float(table["mac"].sum())}])
+    assert list(_tables_of(nets)) == [0]
+    stale = nets.assign(name="families:calibration:1", index=1)  # N=1 is another network
+    with pytest.warns(UserWarning, match="1 calibration network"):
+        assert _tables_of(pd.concat([nets, stale])).keys() == {0}
+
+
 def test_refit_from_saved_samples_times_nothing(tmp_path, capsys, monkeypatch):
     import importlib
     calibrate = importlib.import_module("costmodel.latency.calibrate")
@@ -956,6 +978,49 @@ def test_vgg_calibration_networks_reach_the_big_classifier_heads_of_vgg_and_alex
             big += list(lin["weight_bytes"])
     assert len(big) >= 12 and max(big) > 100e6
     assert sum(b > 50e6 for b in big) >= 4
+
+
+def test_deployed_calibration_networks_fold_batch_norm_and_compute_the_same_function():
+    """A deployed-form network (BN folded into the convolutions) computes what the trained form
+    computes (to float tolerance, with non-trivial BN statistics), has no BatchNorm2d left
+    right after a Conv2d, and its traced op list is the trained one's minus exactly those BNs."""
+    from costmodel.latency import families
+    from costmodel.latency.features import op_table
+
+    specs = [s for s in families.calibration_specs(60) if s.opt("deploy")]
+    assert len(specs) >= 6 and len({s.family for s in specs}) >= 4
+    tested = 0
+    for spec in specs:
+        if tested == 4:
+            break
+        trained = families.FamilyNet(spec).eval()
+        if not any(isinstance(m, torch.nn.BatchNorm2d) for m in trained.modules()):
+            continue  # nothing to fold (ConvNeXt's LayerNorm, VGG without BN)
+        tested += 1
+        g = torch.Generator().manual_seed(1)
+        for m in trained.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+        n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in trained.modules())
+        x = torch.randn(spec.input_shape, generator=g)
+        with torch.no_grad():
+            want = trained(x)
+            deployed = families.fold_batch_norms(copy.deepcopy(trained))
+            got = deployed(x)
+        assert torch.allclose(got, want, rtol=1e-3, atol=1e-4 * float(want.abs().max())), spec.name
+        for seq in (m for m in deployed.modules() if isinstance(m, torch.nn.Sequential)):
+            kids = list(seq)
+            assert not any(type(a) is torch.nn.Conv2d and type(b) is torch.nn.BatchNorm2d
+                           for a, b in zip(kids, kids[1:]))
+        left = sum(isinstance(m, torch.nn.BatchNorm2d) for m in deployed.modules())
+        t0 = op_table(trained, spec.input_shape)[0]
+        t1 = op_table(deployed, spec.input_shape)[0]
+        assert left < n_bn and len(t0) - len(t1) == n_bn - left
+        assert (t1["kind"] == "norm").sum() == left
+        assert families.build(spec).state_dict().keys() == deployed.state_dict().keys()
+    assert tested == 4
 
 
 def test_normalize_to_reference_brings_every_network_to_the_median_reference_speed():

@@ -723,11 +723,16 @@ def networks_path(samples_path) -> str:
 
 def _tables_of(nets: pd.DataFrame) -> Dict[int, pd.DataFrame]:
     """index -> op table of every network in ``nets`` whose name can be built again (the
-    calibration networks' names are ``families:calibration:N``)."""
+    calibration networks' names are ``families:calibration:N``) *as the network that was
+    timed*: a name is the N-th network of this version's sampler, so a network whose rebuilt
+    multiply-adds and MAC differ from the saved ones (samples of an older sampler) is left out
+    (its measured op sums are kept), with one warning naming how many."""
     from costmodel.latency.named import resolve_model
     tables: Dict[int, pd.DataFrame] = {}
     if not len(nets) or not {"name", "index"} <= set(nets.columns):
         return tables
+    saved = nets.drop_duplicates("index").set_index("index")
+    changed = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, idx in dict(zip(nets["name"], nets["index"])).items():
@@ -735,7 +740,17 @@ def _tables_of(nets: pd.DataFrame) -> Dict[int, pd.DataFrame]:
                 model, shape = resolve_model(str(name))
             except Exception:  # noqa: BLE001 - a name from another version: measured sums kept
                 continue
-            tables[int(idx)] = op_table(model, shape)[0]
+            table = op_table(model, shape)[0]
+            if any(c in saved.columns and not np.isclose(float(table[c].sum()),
+                                                         float(saved.at[idx, c]), rtol=1e-9)
+                   for c in ("madds", "mac")):
+                changed += 1
+                continue
+            tables[int(idx)] = table
+    if changed:
+        warnings.warn(f"{changed} calibration network(s) of these samples are not the networks "
+                      f"this version's sampler builds under their names (multiply-adds or MAC "
+                      f"differ): fitted from their measured op sums only", stacklevel=3)
     return tables
 
 

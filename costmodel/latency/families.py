@@ -24,8 +24,9 @@ the op before it, fresh output memory) differs between families.  This space dra
 ``ghost``          Ghost modules (a cheap depthwise half concatenated, GhostNet-like) with SE
 =================  =============================================================================
 
-at input resolutions 96-288 and widths spanning 4x, each network a few milliseconds to ~0.2 s
-at one thread.  The blocks are the zoo's where it has them (:mod:`costmodel.zoo`) and small
+at input resolutions 96-512 and widths spanning 4x, each network a few milliseconds to ~0.5 s
+at one thread; a fifth of them in deployed form, batch norm folded into the convolutions
+(:func:`fold_batch_norms`), as networks are exported for inference.  The blocks are the zoo's where it has them (:mod:`costmodel.zoo`) and small
 ones written here; none is copied from a validation model (torchvision, timm).  A
 :class:`FamilySpec` is frozen and hashable; networks are named ``families:calibration:I`` (the
 I-th of the seeded sequence, :func:`calibration_specs`) so a fresh process can rebuild them
@@ -53,6 +54,9 @@ from costmodel.zoo.shufflenet_v2 import ShuffleV2Unit
 FAMILIES = ("resnet", "bottleneck", "vgg", "dwsep", "mbconv", "fused", "convnext", "shufflev2",
             "shufflev1", "dense", "inception", "shift", "mixconv", "multires", "ghost")
 CALIBRATION_SEED = 2_000_003
+#: the share of networks drawn in deployed form (:func:`fold_batch_norms`): bare convolutions
+#: followed directly by the activation, the next convolution or the residual add
+DEPLOY_FRACTION = 0.2
 _ACTS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "silu": nn.SiLU,
          "gelu": nn.GELU}
 
@@ -580,6 +584,8 @@ def sample_spec(rng: random.Random, family: str) -> FamilySpec:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
     if "head_hidden" not in o and rng.random() < 0.15:
         o["head_hidden"] = rng.choice([512, 1024, 2048, 4096])
+    if rng.random() < DEPLOY_FRACTION:
+        o["deploy"] = True
     return FamilySpec(family, res, stem, widths, depths, tuple(sorted(o.items())))
 
 
@@ -630,6 +636,24 @@ def resolve(name: str) -> FamilySpec:
     return specs[i]
 
 
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """``model`` in its deployed form, in place: every ``BatchNorm2d`` that directly follows a
+    ``Conv2d`` in an ``nn.Sequential`` folded into the convolution's weight and bias and removed
+    (what BN folding before export, RepVGG/MobileOne re-parameterisation and
+    ``torch.ao.quantization.fuse_modules`` do).  A BN after anything else (DenseNet's
+    pre-activation BN-ReLU-conv) stays.  ``model`` must be in eval mode."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = seq._modules.get(a), seq._modules.get(b)
+            if type(conv) is nn.Conv2d and type(bn) is nn.BatchNorm2d:
+                seq._modules[a] = fuse_conv_bn_eval(conv, bn)
+                del seq._modules[b]
+    return model
+
+
 def build(spec: FamilySpec) -> nn.Module:
     torch.manual_seed(0)
-    return FamilyNet(spec).eval()
+    net = FamilyNet(spec).eval()
+    return fold_batch_norms(net) if spec.opt("deploy") else net
