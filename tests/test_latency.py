@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -611,6 +612,31 @@ def test_fresh_process_interleaved_timing_by_name():
     fresh.close()
 
 
+def test_a_fresh_build_that_is_not_the_measured_network_stops_the_run():
+    """A fresh process builds a calibration network from its name with the code on disk; if
+    that code changed mid-run (the name now builds another network) the run must stop with a
+    one-line error, not skip the network as data-dependent or attach its op times to the
+    wrong ops."""
+    from costmodel.cli.common import user_error_message
+    from costmodel.latency import families, fresh
+    if not fresh.available():
+        pytest.skip("no os.fork on this platform")
+    n = fresh.param_count(families.build(families.REFERENCE))
+    e = fresh.time_interleaved_named("families:reference", 1, "families:reference",
+                                     expect_params=n, min_time_s=0.001, min_runs=1,
+                                     warmup_s=0.0, layouts=1)
+    assert e["runs"] >= 1
+    for call in (lambda: fresh.time_interleaved_named("families:reference", 1, "families:reference",
+                                                      expect_params=n + 1, min_time_s=0.001),
+                 lambda: fresh.time_ops_named("families:reference", 1, 10, 0.0, 0.001,
+                                              expect_params=n - 1)):
+        with pytest.raises(fresh.ModelMismatch, match="changed while this run") as info:
+            call()
+        assert not isinstance(info.value, RuntimeError)  # calibration skips RuntimeErrors
+        assert "parameters" in user_error_message(info.value)
+    fresh.close()
+
+
 def test_validate_report_render_times_nothing(tmp_path, capsys, monkeypatch):
     from costmodel.latency import validate
     assert cli.run(["validate-report", "--set", "in-space", "--render", "--out", str(tmp_path)]) == 2
@@ -817,6 +843,28 @@ def test_refit_rebuilds_only_the_calibration_networks_that_were_timed():
     stale = nets.assign(name="families:calibration:1", index=1)  # N=1 is another network
     with pytest.warns(UserWarning, match="1 calibration network"):
         assert _tables_of(pd.concat([nets, stale])).keys() == {0}
+
+
+def test_refit_rebuilds_the_networks_of_an_older_sampler_version():
+    """The committed 12-03 AVX2 calibration was timed with sampler version 1, before the VGG
+    heads and deployed-form networks changed what ``families:calibration:N`` builds: its
+    networks are still rebuilt (as version 1, matching the multiply-adds and MAC it saved), and
+    version 1's network 2 is not the current version's."""
+    from costmodel.latency import families
+    from costmodel.latency.calibrate import _tables_of
+
+    nets = pd.read_csv(os.path.join(os.path.dirname(__file__), "..", "reports", "latency", "avx2",
+                                    "calibration_samples_networks.csv"))
+    nets = nets[nets["index"].isin([0, 1, 2])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "not the networks" warning
+        tables = _tables_of(nets)
+    assert sorted(tables) == [0, 1, 2]
+    for idx, table in tables.items():
+        saved = nets[nets["index"] == idx].iloc[0]
+        assert float(table["madds"].sum()) == pytest.approx(saved["madds"], rel=1e-12)
+    assert families.resolve("families:calibration:2", 1) != families.resolve("families:calibration:2")
+    assert families.SAMPLER_VERSION == 3
 
 
 def test_refit_from_saved_samples_times_nothing(tmp_path, capsys, monkeypatch):

@@ -40,6 +40,7 @@ USER_ERRORS = (
     ("costmodel.latency.validate", "NoModelsError"),
     ("costmodel.latency.validate", "ReportFileError"),
     ("costmodel.latency.calibrate", "SampleFileError"),
+    ("costmodel.latency.fresh", "ModelMismatch"),
     ("costmodel.arm.environment", "SetupError"),
     ("costmodel.arm.runner", "EmulationError"),
     ("costmodel.arm.plugin", "PluginLogError"),

@@ -295,13 +295,15 @@ def collect_in_network(budget_s: float = DEFAULT_BUDGET_S, threads: Sequence[int
             table, report = op_table(model, spec.input_shape)
             tables[index] = table
             x = torch.randn(spec.input_shape, generator=torch.Generator().manual_seed(0))
+            n_params = fresh.param_count(model)
             for t in threads:
                 if fresh_process:
                     e2e = fresh.time_interleaved_named(name, t, REFERENCE_NAME, min_time_s=e2e_time_s,
-                                                       warmup_s=0.1, clock=clock)
+                                                       warmup_s=0.1, clock=clock,
+                                                       expect_params=n_params)
                     try:
                         inn = fresh.time_ops_named(name, t, len(report.graph.ops), overhead[t],
-                                                   op_time_s)
+                                                   op_time_s, expect_params=n_params)
                     except RuntimeError:  # data-dependent control flow: not a usable sample
                         break
                 else:
@@ -724,32 +726,47 @@ def networks_path(samples_path) -> str:
 def _tables_of(nets: pd.DataFrame) -> Dict[int, pd.DataFrame]:
     """index -> op table of every network in ``nets`` whose name can be built again (the
     calibration networks' names are ``families:calibration:N``) *as the network that was
-    timed*: a name is the N-th network of this version's sampler, so a network whose rebuilt
-    multiply-adds and MAC differ from the saved ones (samples of an older sampler) is left out
-    (its measured op sums are kept), with one warning naming how many."""
+    timed*: a name is the N-th network of one sampler version
+    (:data:`costmodel.latency.families.SAMPLER_VERSION`), so each is rebuilt by the newest
+    version whose multiply-adds and MAC equal the saved ones; a network none of them rebuilds is
+    left out (its measured op sums are kept), with one warning naming how many."""
+    from costmodel.latency import families
     from costmodel.latency.named import resolve_model
     tables: Dict[int, pd.DataFrame] = {}
     if not len(nets) or not {"name", "index"} <= set(nets.columns):
         return tables
     saved = nets.drop_duplicates("index").set_index("index")
+    checks = [c for c in ("madds", "mac") if c in saved.columns]
+
+    def same(table, idx):
+        return all(np.isclose(float(table[c].sum()), float(saved.at[idx, c]), rtol=1e-9)
+                   for c in checks)
+
     changed = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, idx in dict(zip(nets["name"], nets["index"])).items():
-            try:
-                model, shape = resolve_model(str(name))
-            except Exception:  # noqa: BLE001 - a name from another version: measured sums kept
-                continue
-            table = op_table(model, shape)[0]
-            if any(c in saved.columns and not np.isclose(float(table[c].sum()),
-                                                         float(saved.at[idx, c]), rtol=1e-9)
-                   for c in ("madds", "mac")):
+            name = str(name)
+            versions = (range(families.SAMPLER_VERSION, 0, -1)
+                        if name.startswith("families:") and checks else (None,))
+            for v in versions:
+                try:
+                    if v is None:
+                        model, shape = resolve_model(name)
+                    else:
+                        spec = families.resolve(name, v)
+                        model, shape = families.build(spec), spec.input_shape
+                except Exception:  # noqa: BLE001 - a name from another version: measured sums kept
+                    break
+                table = op_table(model, shape)[0]
+                if not checks or same(table, idx):
+                    tables[int(idx)] = table
+                    break
+            else:
                 changed += 1
-                continue
-            tables[int(idx)] = table
     if changed:
         warnings.warn(f"{changed} calibration network(s) of these samples are not the networks "
-                      f"this version's sampler builds under their names (multiply-adds or MAC "
+                      f"any version of the sampler builds under their names (multiply-adds or MAC "
                       f"differ): fitted from their measured op sums only", stacklevel=3)
     return tables
 

@@ -24,10 +24,11 @@ the op before it, fresh output memory) differs between families.  This space dra
 ``ghost``          Ghost modules (a cheap depthwise half concatenated, GhostNet-like) with SE
 =================  =============================================================================
 
-at input resolutions 96-512 and widths spanning 4x, each network a few milliseconds to ~0.5 s
-at one thread; a fifth of them in deployed form, batch norm folded into the convolutions
-(:func:`fold_batch_norms`), as networks are exported for inference.  The blocks are the zoo's where it has them (:mod:`costmodel.zoo`) and small
-ones written here; none is copied from a validation model (torchvision, timm).  A
+at input resolutions 96-512 and widths spanning 4x, each network a few milliseconds to ~0.2 s
+at one thread (2.4-169 ms on the 12-04 Intel Xeon VM); a fifth of them in deployed form, batch
+norm folded into the convolutions (:func:`fold_batch_norms`), as networks are exported for
+inference.  The blocks are the zoo's where it has them (:mod:`costmodel.zoo`) and small ones
+written here; none is copied from a validation model (torchvision, timm).  A
 :class:`FamilySpec` is frozen and hashable; networks are named ``families:calibration:I`` (the
 I-th of the seeded sequence, :func:`calibration_specs`) so a fresh process can rebuild them
 (:mod:`costmodel.latency.named`).
@@ -54,6 +55,11 @@ from costmodel.zoo.shufflenet_v2 import ShuffleV2Unit
 FAMILIES = ("resnet", "bottleneck", "vgg", "dwsep", "mbconv", "fused", "convnext", "shufflev2",
             "shufflev1", "dense", "inception", "shift", "mixconv", "multires", "ghost")
 CALIBRATION_SEED = 2_000_003
+#: the sampler's version: 1 until 2026-12-03 (the reports/latency, rerun and avx2 calibrations),
+#: 2 adds the VGG/AlexNet heads and wider hidden heads, 3 the deployed-form networks.  A name
+#: ``families:calibration:N`` means the N-th network *of one version*; :func:`resolve` takes it
+#: so that older calibrations' samples can still be rebuilt (``calibrate.refit``)
+SAMPLER_VERSION = 3
 #: the share of networks drawn in deployed form (:func:`fold_batch_norms`): bare convolutions
 #: followed directly by the activation, the next convolution or the residual add
 DEPLOY_FRACTION = 0.2
@@ -484,8 +490,9 @@ def _round(v, m=8, lo=8):
     return max(lo, int(round(v / m)) * m)
 
 
-def sample_spec(rng: random.Random, family: str) -> FamilySpec:
-    """One random network of ``family`` (sizes kept to ~0.05-3 G multiply-adds)."""
+def sample_spec(rng: random.Random, family: str, version: int = SAMPLER_VERSION) -> FamilySpec:
+    """One random network of ``family`` (sizes kept to ~0.05-3 G multiply-adds), as sampler
+    ``version`` (:data:`SAMPLER_VERSION`) draws it."""
     res = rng.choice([96, 128, 160, 192, 224, 224, 256, 288, 320, 384])
     if family in ("mbconv", "fused", "dwsep", "ghost", "mixconv", "shufflev2") and rng.random() < 0.15:
         res = rng.choice([448, 512])  # EfficientNet-B5/B6-like resolutions
@@ -511,7 +518,7 @@ def sample_spec(rng: random.Random, family: str) -> FamilySpec:
         stem = widths[0]
         o["bn"] = rng.random() < 0.6
         res = min(res, 224)
-        if rng.random() < 0.7:  # the VGG/AlexNet classifier: big fully connected layers
+        if version >= 2 and rng.random() < 0.7:  # the VGG/AlexNet classifier: big FC layers
             o.update(head_grid=rng.choice([6, 7]), head_hidden=rng.choice([1024, 2048, 4096]))
     elif family == "dwsep":
         widths = tuple(_round(w * m) for w in (64, 128, 256, 512, 1024))
@@ -583,19 +590,20 @@ def sample_spec(rng: random.Random, family: str) -> FamilySpec:
     else:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
     if "head_hidden" not in o and rng.random() < 0.15:
-        o["head_hidden"] = rng.choice([512, 1024, 2048, 4096])
-    if rng.random() < DEPLOY_FRACTION:
+        o["head_hidden"] = rng.choice([512, 1024, 2048, 4096] if version >= 2 else [512, 1024])
+    if version >= 3 and rng.random() < DEPLOY_FRACTION:
         o["deploy"] = True
     return FamilySpec(family, res, stem, widths, depths, tuple(sorted(o.items())))
 
 
-def sample_specs(n: int, seed: int = CALIBRATION_SEED) -> List[FamilySpec]:
+def sample_specs(n: int, seed: int = CALIBRATION_SEED, version: int = SAMPLER_VERSION
+                 ) -> List[FamilySpec]:
     """``n`` distinct specs, the families taken in turn (so any prefix covers them all)."""
     rng = random.Random(seed)
     out, seen = [], set()
     i = 0
     while len(out) < n:
-        spec = sample_spec(rng, FAMILIES[i % len(FAMILIES)])
+        spec = sample_spec(rng, FAMILIES[i % len(FAMILIES)], version)
         if spec not in seen:
             seen.add(spec)
             out.append(spec)
@@ -606,15 +614,17 @@ def sample_specs(n: int, seed: int = CALIBRATION_SEED) -> List[FamilySpec]:
 VALIDATION_SEED = 2_000_029
 
 
-def calibration_specs(n: int) -> List[FamilySpec]:
-    return sample_specs(n, CALIBRATION_SEED)
+def calibration_specs(n: int, version: int = SAMPLER_VERSION) -> List[FamilySpec]:
+    return sample_specs(n, CALIBRATION_SEED, version)
 
 
-def validation_specs(n: int, n_calibration: int = 400) -> List[FamilySpec]:
+def validation_specs(n: int, n_calibration: int = 400, version: int = SAMPLER_VERSION
+                     ) -> List[FamilySpec]:
     """Held-out networks of the same families (another seed, none equal to the first
     ``n_calibration`` calibration specs): the in-space check, secondary to the foreign set."""
-    taken = set(calibration_specs(n_calibration))
-    return [s for s in sample_specs(n + n_calibration, VALIDATION_SEED) if s not in taken][:n]
+    taken = set(calibration_specs(n_calibration, version))
+    return [s for s in sample_specs(n + n_calibration, VALIDATION_SEED, version)
+            if s not in taken][:n]
 
 
 #: the drift reference: a fixed mid-size network (~20-40 ms at one thread on a 2-core x86 VM),
@@ -622,8 +632,9 @@ def validation_specs(n: int, n_calibration: int = 400) -> List[FamilySpec]:
 REFERENCE = FamilySpec("resnet", 160, 48, (48, 96, 192, 384), (1, 2, 2, 1), (("act", "relu"),))
 
 
-def resolve(name: str) -> FamilySpec:
-    """``families:calibration:I``, ``families:validation:I`` or ``families:reference``."""
+def resolve(name: str, version: int = SAMPLER_VERSION) -> FamilySpec:
+    """``families:calibration:I``, ``families:validation:I`` or ``families:reference``
+    (the I-th network of sampler ``version``)."""
     parts = name.split(":")
     if parts == ["families", "reference"]:
         return REFERENCE
@@ -632,7 +643,8 @@ def resolve(name: str) -> FamilySpec:
         raise KeyError(f"bad family network name {name!r} (expected families:calibration:N, "
                        f"families:validation:N or families:reference)")
     i = int(parts[2])
-    specs = calibration_specs(i + 1) if parts[1] == "calibration" else validation_specs(i + 1)
+    specs = (calibration_specs(i + 1, version) if parts[1] == "calibration"
+             else validation_specs(i + 1, version=version))
     return specs[i]
 
 

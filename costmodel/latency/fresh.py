@@ -58,27 +58,42 @@ def close() -> None:
         _ZYGOTE = None
 
 
+class ModelMismatch(ValueError):
+    """The model a fresh process built from a name is not the one the caller measures under
+    that name (the code that builds it changed while a run was going on)."""
+
+
 def time_named(name: str, threads: int, **kwargs) -> Dict:
     """:func:`costmodel.latency.measure.time_end_to_end` of the model called ``name`` at
     ``threads`` threads in a fresh process; ``kwargs`` go to ``time_end_to_end``."""
     return _request({"name": name, "threads": int(threads), "kwargs": kwargs})
 
 
-def time_interleaved_named(name: str, threads: int, reference: str, **kwargs) -> Dict:
+def time_interleaved_named(name: str, threads: int, reference: str,
+                           expect_params: Optional[int] = None, **kwargs) -> Dict:
     """:func:`costmodel.latency.measure.time_interleaved` of the model called ``name`` against
     the model called ``reference`` (both built in the same fresh process) at ``threads``
-    threads; ``kwargs`` go to ``time_interleaved``."""
+    threads; ``kwargs`` go to ``time_interleaved``.  With ``expect_params`` (the caller's own
+    build of ``name``) a fresh build with another parameter count raises :class:`ModelMismatch`."""
     return _request({"name": name, "threads": int(threads), "kind": "interleaved",
-                     "reference": reference, "kwargs": kwargs})
+                     "reference": reference, "kwargs": kwargs, "expect_params": expect_params})
 
 
 def time_ops_named(name: str, threads: int, n_ops: int, overhead_ns: float, min_time_s: float,
-                   ) -> Dict:
+                   expect_params: Optional[int] = None) -> Dict:
     """:func:`costmodel.latency.innet.time_in_network` of the model called ``name`` in a fresh
     process: ``op_ms`` (per traced op), ``e2e_ms`` (plain forwards alternating with the timed
-    ones, same process), ``glue_ms``, ``modules_called``, ``runs``, ``op_spread``."""
+    ones, same process), ``glue_ms``, ``modules_called``, ``runs``, ``op_spread``;
+    ``expect_params`` as for :func:`time_interleaved_named`."""
     return _request({"name": name, "threads": int(threads), "kind": "in_network", "n_ops": int(n_ops),
-                     "overhead_ns": float(overhead_ns), "min_time_s": float(min_time_s)})
+                     "overhead_ns": float(overhead_ns), "min_time_s": float(min_time_s),
+                     "expect_params": expect_params})
+
+
+def param_count(model) -> int:
+    """Every parameter element of ``model`` (shared ones once): the fingerprint a fresh build
+    is checked against."""
+    return int(sum(p.numel() for p in model.parameters()))
 
 
 def _request(request: dict) -> Dict:
@@ -91,6 +106,8 @@ def _request(request: dict) -> Dict:
         close()
         raise RuntimeError(f"the fresh-process timing server died while timing {name}")
     reply = json.loads(line)
+    if "mismatch" in reply:
+        raise ModelMismatch(reply["mismatch"])
     if "error" in reply:
         raise RuntimeError(f"timing {name} in a fresh process failed: {reply['error']}")
     return reply["result"]
@@ -105,6 +122,12 @@ def _measure(request: dict) -> dict:
 
     model, shape = resolve_model(request["name"])
     model.eval()
+    want = request.get("expect_params")
+    if want is not None and param_count(model) != int(want):
+        raise ModelMismatch(
+            f"{request['name']} built in a fresh process has {param_count(model):,} parameters, "
+            f"not the {int(want):,} of the model measured under that name: costmodel's code "
+            f"changed while this run was going on; run it again with the code left alone")
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     with threads_pinned(int(request["threads"])), torch.inference_mode():
         if request.get("kind") == "in_network":
@@ -147,6 +170,8 @@ def serve() -> None:
             os.close(r)
             try:
                 reply = {"result": _measure(json.loads(line))}
+            except ModelMismatch as exc:
+                reply = {"mismatch": str(exc)}
             except BaseException as exc:  # noqa: BLE001 - reported to the parent
                 reply = {"error": f"{type(exc).__name__}: {exc}"}
             with os.fdopen(w, "w") as f:
