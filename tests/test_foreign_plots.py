@@ -154,9 +154,9 @@ def test_interleaved_measurement_drift_corrects_each_model_by_its_own_reference(
     assert [r["ms"] for r in refs] == [10.0, 15.0] and [r["model"] for r in refs] == ["a", "b"]
     assert entries[1]["total_ms"] == 60.0 and entries[1]["total_ms_spread"]["ratio"] == 4.0
 
-    class Prof:
-        threads = {1: {"reference": {"ms": 10.0, "spread_pct": 1.0}}}
-    drift = drift_mod.factors(Prof(), pd.DataFrame(refs))
+    from costmodel.latency.profile import DeviceProfile
+    prof = DeviceProfile({}, {1: {"ops": {}, "reference": {"ms": 10.0, "spread_pct": 1.0}}})
+    drift = drift_mod.factors(prof, pd.DataFrame(refs))
     assert drift[1]["factor"] == pytest.approx(1.25) and drift[1]["n"] == 2
 
     rows = []

@@ -142,12 +142,10 @@ def measure(model: nn.Module, input_shape: Sequence[int], threads: int = 1,
 def reference_ms(profile, threads: int) -> Optional[float]:
     """The drift reference's median time (ms) at calibration in a ``costmodel.latency`` profile
     at ``threads`` threads, or None when the profile has none."""
-    per_thread = getattr(profile, "threads", None)
-    if not isinstance(per_thread, dict):  # a RooflineProfile has one thread count, no reference
+    if not callable(getattr(profile, "reference", None)):  # a RooflineProfile has no reference
         return None
-    ref = per_thread.get(int(threads)) or {}
-    ref = ref.get("reference") if isinstance(ref, dict) else None
-    return float(ref["ms"]) if ref and ref.get("ms") else None
+    ref = profile.reference(int(threads))
+    return float(ref["ms"]) if ref else None
 
 
 def measure_interleaved(net: str, threads: int, profile, min_time_s: float = 1.0,

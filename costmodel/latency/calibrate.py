@@ -789,7 +789,7 @@ def refit(samples_path, profile: DeviceProfile, out=None) -> DeviceProfile:
     data.tables = _tables_of(nets)
     data.references = pd.DataFrame(
         [{"threads": int(t), "ms": float(v)} for t in profile.thread_counts
-         for v in ((profile.threads[t].get("reference") or {}).get("samples_ms") or [])],
+         for v in ((profile.reference(t) or {}).get("samples_ms") or [])],
         columns=["threads", "ms"])
     prof = fit_profile(data, profile.machine, cal)
     if out is not None:

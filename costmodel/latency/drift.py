@@ -29,7 +29,7 @@ def factors(profile: DeviceProfile, refs: pd.DataFrame) -> Dict[int, dict]:
     if refs is None or not len(refs):
         return out
     for t, g in refs.groupby("threads"):
-        cal = (profile.threads.get(int(t)) or {}).get("reference")
+        cal = profile.reference(int(t))
         if not cal:
             continue
         ratios = g["ms"].to_numpy(float) / float(cal["ms"])
@@ -45,7 +45,7 @@ def measure_drift(profile: DeviceProfile, threads: Sequence[int], repeats: int =
     """Time the reference ``repeats`` times per thread count (each in a fresh process) and
     return :func:`factors`; raises ValueError when the profile has no reference."""
     from costmodel.latency.calibrate import _time_reference
-    missing = [t for t in threads if not (profile.threads.get(int(t)) or {}).get("reference")]
+    missing = [t for t in threads if profile.reference(int(t)) is None]
     if missing:
         raise ValueError(f"the profile has no drift reference at {missing} thread(s): calibrate "
                          f"it with the in-network method (costmodel calibrate) to correct drift")

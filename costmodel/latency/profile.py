@@ -212,6 +212,12 @@ class DeviceProfile:
                              f"{threads}; recalibrate with --threads {threads}")
         return int(threads)
 
+    def reference(self, threads: int) -> Optional[dict]:
+        """The drift reference's calibration record at ``threads`` threads (``name``, ``ms``,
+        ``n``, ``spread_pct``, ``samples_ms``), or None when the profile has none there."""
+        ref = (self.threads.get(int(threads)) or {}).get("reference")
+        return ref if isinstance(ref, dict) and ref.get("ms") else None
+
     def model_for(self, key: str, threads: int) -> dict:
         ops = self.threads[threads]["ops"]
         if key in ops:
