@@ -867,6 +867,30 @@ def test_refit_rebuilds_the_networks_of_an_older_sampler_version():
     assert families.SAMPLER_VERSION == 3
 
 
+def test_timing_files_name_the_sampler_their_family_networks_were_built_with():
+    """``families:validation:N`` in a timing file means the N-th network of the sampler of its
+    day: the field ``families_sampler`` when present, else the version in the code at its
+    ``created`` time. The committed 12-03 AVX2 file is version 1 and its held-out networks are
+    rebuilt as measured (their saved input shapes), which the current version's are not."""
+    from costmodel.latency import families
+
+    assert families.sampler_of({"families_sampler": 2, "created": "2030-01-01T00:00:00Z"}) == 2
+    assert families.sampler_of({"created": "2026-12-03T15:04:38Z"}) == 1
+    assert families.sampler_of({"created": "2026-12-04T01:20:00Z"}) == 3
+    assert families.sampler_of({}) == families.SAMPLER_VERSION
+    root = os.path.join(os.path.dirname(__file__), "..", "reports", "latency")
+    with open(os.path.join(root, "avx2", "timings.json")) as f:
+        doc = json.load(f)
+    v = families.sampler_of(doc)
+    assert v == 1
+    held = {e["name"]: e["input_shape"] for e in doc["models"]
+            if e["name"].startswith("families:validation:")}
+    assert len(held) == 30
+    shapes = {n: list(families.resolve(n, v).input_shape) for n in held}
+    assert shapes == held
+    assert {n: list(families.resolve(n).input_shape) for n in held} != held
+
+
 def test_refit_from_saved_samples_times_nothing(tmp_path, capsys, monkeypatch):
     import importlib
     calibrate = importlib.import_module("costmodel.latency.calibrate")

@@ -60,6 +60,20 @@ CALIBRATION_SEED = 2_000_003
 #: ``families:calibration:N`` means the N-th network *of one version*; :func:`resolve` takes it
 #: so that older calibrations' samples can still be rebuilt (``calibrate.refit``)
 SAMPLER_VERSION = 3
+#: when each version entered the code (UTC): a file written before the field ``families_sampler``
+#: existed (timing files of 12-04 and before) was measured with the last version before its date
+SAMPLER_SINCE = ((3, "2026-12-04T00:46:00Z"), (2, "2026-12-04T00:40:00Z"), (1, ""))
+
+
+def sampler_of(doc: dict) -> int:
+    """The sampler version a timing document's ``families:`` networks were built with: its
+    ``families_sampler`` field, else the version in the code at its ``created`` date."""
+    if isinstance(doc.get("families_sampler"), int):
+        return int(doc["families_sampler"])
+    created = str(doc.get("created") or "")
+    if not created:
+        return SAMPLER_VERSION
+    return next(v for v, since in SAMPLER_SINCE if created >= since)
 #: the share of networks drawn in deployed form (:func:`fold_batch_norms`): bare convolutions
 #: followed directly by the activation, the next convolution or the residual add
 DEPLOY_FRACTION = 0.2

@@ -207,11 +207,14 @@ def row_drift_factor(spread: dict, drift: Dict[int, dict], threads: int):
 
 
 def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, str],
-             drift: Dict[int, dict]) -> pd.DataFrame:
+             drift: Dict[int, dict], sampler: Optional[int] = None) -> pd.DataFrame:
     """One row per (model, threads): measured, predicted raw and drift-corrected, baselines.
     The drift factor of a row (``drift_factor``) is its own interleaved reference time over the
     reference's calibration time when the entry has one (``drift_source`` "interleaved"), else
-    the run's factor ``drift[threads]`` ("run")."""
+    the run's factor ``drift[threads]`` ("run").  ``families:`` networks are rebuilt as sampler
+    version ``sampler`` built them (default: the current one; see
+    :func:`costmodel.latency.families.sampler_of`)."""
+    from costmodel.latency import families
     from costmodel.latency.features import op_table
     from costmodel.latency.named import resolve_model
     from costmodel.latency.predict import predict_table
@@ -222,7 +225,11 @@ def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, st
         if t not in profile.threads:
             continue
         if name not in tables:
-            model, shape = resolve_model(name)
+            if sampler is not None and name.startswith("families:"):
+                spec = families.resolve(name, sampler)
+                model, shape = families.build(spec), spec.input_shape
+            else:
+                model, shape = resolve_model(name)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 tables[name] = op_table(model, shape)[0]
@@ -607,7 +614,9 @@ def render(out_dir: str = "reports/latency") -> str:
     drift = drift_mod.factors(prof, refs)
     rt = os.path.join(out_dir, RETEST_FILE)
     again = files.read_csv(rt, ValueError) if os.path.exists(rt) else None
-    return write(out_dir, evaluate(entries, prof, sets, drift), prof, drift, refs, run_info, again)
+    from costmodel.latency import families
+    return write(out_dir, evaluate(entries, prof, sets, drift, sampler=families.sampler_of(doc)),
+                 prof, drift, refs, run_info, again)
 
 
 def machine_diff(measured: dict, profile_machine: dict) -> Dict[str, str]:
@@ -697,8 +706,10 @@ def run(out_dir: str = "reports/latency", profile=None, budget_s: Optional[float
         if retest_every else None
     quiet_m = watch.stop()
     durations["measurement"] = time.perf_counter() - t1
+    from costmodel.latency import families
     doc = {"format": timings.FORMAT, "version": timings.VERSION,
            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "families_sampler": families.SAMPLER_VERSION,
            "machine": machine_mod.describe(),
            "quiet": quiet_m,
            "models": [{"name": e["name"], "input_shape": e["input_shape"], "threads": e["threads"],
