@@ -751,11 +751,7 @@ def _tables_of(nets: pd.DataFrame) -> Dict[int, pd.DataFrame]:
                         if name.startswith("families:") and checks else (None,))
             for v in versions:
                 try:
-                    if v is None:
-                        model, shape = resolve_model(name)
-                    else:
-                        spec = families.resolve(name, v)
-                        model, shape = families.build(spec), spec.input_shape
+                    model, shape = resolve_model(name, sampler=v)
                 except Exception:  # noqa: BLE001 - a name from another version: measured sums kept
                     break
                 table = op_table(model, shape)[0]

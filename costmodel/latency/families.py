@@ -63,6 +63,11 @@ SAMPLER_VERSION = 3
 #: when each version entered the code (UTC): a file written before the field ``families_sampler``
 #: existed (timing files of 12-04 and before) was measured with the last version before its date
 SAMPLER_SINCE = ((3, "2026-12-04T00:46:00Z"), (2, "2026-12-04T00:40:00Z"), (1, ""))
+#: the share of networks drawn in deployed form (:func:`fold_batch_norms`): bare convolutions
+#: followed directly by the activation, the next convolution or the residual add
+DEPLOY_FRACTION = 0.2
+_ACTS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "silu": nn.SiLU,
+         "gelu": nn.GELU}
 
 
 def sampler_of(doc: dict) -> int:
@@ -74,11 +79,6 @@ def sampler_of(doc: dict) -> int:
     if not created:
         return SAMPLER_VERSION
     return next(v for v, since in SAMPLER_SINCE if created >= since)
-#: the share of networks drawn in deployed form (:func:`fold_batch_norms`): bare convolutions
-#: followed directly by the activation, the next convolution or the residual add
-DEPLOY_FRACTION = 0.2
-_ACTS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "silu": nn.SiLU,
-         "gelu": nn.GELU}
 
 
 @dataclass(frozen=True)

@@ -214,7 +214,6 @@ def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, st
     the run's factor ``drift[threads]`` ("run").  ``families:`` networks are rebuilt as sampler
     version ``sampler`` built them (default: the current one; see
     :func:`costmodel.latency.families.sampler_of`)."""
-    from costmodel.latency import families
     from costmodel.latency.features import op_table
     from costmodel.latency.named import resolve_model
     from costmodel.latency.predict import predict_table
@@ -225,11 +224,7 @@ def evaluate(entries: Sequence[dict], profile: DeviceProfile, sets: Dict[str, st
         if t not in profile.threads:
             continue
         if name not in tables:
-            if sampler is not None and name.startswith("families:"):
-                spec = families.resolve(name, sampler)
-                model, shape = families.build(spec), spec.input_shape
-            else:
-                model, shape = resolve_model(name)
+            model, shape = resolve_model(name, sampler=sampler)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 tables[name] = op_table(model, shape)[0]

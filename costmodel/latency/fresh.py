@@ -122,10 +122,10 @@ def _measure(request: dict) -> dict:
 
     model, shape = resolve_model(request["name"])
     model.eval()
-    want = request.get("expect_params")
-    if want is not None and param_count(model) != int(want):
+    want, have = request.get("expect_params"), param_count(model)
+    if want is not None and have != int(want):
         raise ModelMismatch(
-            f"{request['name']} built in a fresh process has {param_count(model):,} parameters, "
+            f"{request['name']} built in a fresh process has {have:,} parameters, "
             f"not the {int(want):,} of the model measured under that name: costmodel's code "
             f"changed while this run was going on; run it again with the code left alone")
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))

@@ -10,20 +10,22 @@ never imported from a path or executed: a ``path/file.py:factory`` spec is refus
 from __future__ import annotations
 
 import os
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch.nn as nn
 
 from costmodel.latency import space
 
 
-def resolve_model(name: str) -> Tuple[nn.Module, Tuple[int, ...]]:
-    """(model in eval mode, its input shape) for ``name`` (see the module docstring)."""
+def resolve_model(name: str, sampler: Optional[int] = None) -> Tuple[nn.Module, Tuple[int, ...]]:
+    """(model in eval mode, its input shape) for ``name`` (see the module docstring); a
+    ``families:`` name as sampler version ``sampler`` builds it (default: the current one,
+    :data:`costmodel.latency.families.SAMPLER_VERSION`)."""
     from costmodel import sources
 
     if name.startswith("families:"):
         from costmodel.latency import families
-        spec = families.resolve(name)
+        spec = families.resolve(name, families.SAMPLER_VERSION if sampler is None else sampler)
         return families.build(spec), spec.input_shape
     if name.startswith("space:"):
         parts = name.split(":")
