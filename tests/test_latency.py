@@ -864,7 +864,11 @@ def test_refit_rebuilds_the_networks_of_an_older_sampler_version():
         saved = nets[nets["index"] == idx].iloc[0]
         assert float(table["madds"].sum()) == pytest.approx(saved["madds"], rel=1e-12)
     assert families.resolve("families:calibration:2", 1) != families.resolve("families:calibration:2")
-    assert families.SAMPLER_VERSION == 3
+    assert families.SAMPLER_VERSION == 4
+    assert families.families_of(3) == families.FAMILIES[:15] and "plain" not in families.families_of(3)
+    v3 = families.calibration_specs(32, 3)
+    assert [s.family for s in v3] == [families.FAMILIES[i % 15] for i in range(32)]
+    assert not any(s.opt("fn_norm") or s.opt("group_width") for s in families.calibration_specs(120, 3))
 
 
 def test_timing_files_name_the_sampler_their_family_networks_were_built_with():
@@ -877,6 +881,7 @@ def test_timing_files_name_the_sampler_their_family_networks_were_built_with():
     assert families.sampler_of({"families_sampler": 2, "created": "2030-01-01T00:00:00Z"}) == 2
     assert families.sampler_of({"created": "2026-12-03T15:04:38Z"}) == 1
     assert families.sampler_of({"created": "2026-12-04T01:20:00Z"}) == 3
+    assert families.sampler_of({"created": "2026-12-05T00:00:00Z"}) == 4
     assert families.sampler_of({}) == families.SAMPLER_VERSION
     root = os.path.join(os.path.dirname(__file__), "..", "reports", "latency")
     with open(os.path.join(root, "avx2", "timings.json")) as f:
@@ -1093,6 +1098,98 @@ def test_deployed_calibration_networks_fold_batch_norm_and_compute_the_same_func
         assert (t1["kind"] == "norm").sum() == left
         assert families.build(spec).state_dict().keys() == deployed.state_dict().keys()
     assert tested == 4
+
+
+def _random_bn_statistics(model, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    return g
+
+
+def test_functional_norm_networks_compute_the_same_function_with_F_batch_norm_ops():
+    """A quarter of the non-deployed version-4 networks write their batch norms as timm does
+    (F.batch_norm inside a module that also runs the activation): the outputs equal the
+    module-BN form's (non-trivial statistics), every BatchNorm2d of a Sequential is gone, and the
+    tracer records each as the functional op (profile key ``norm:batch_norm``) in place of the
+    module (``norm:batchnorm2d``), with the activations it absorbed still recorded (and an
+    identity where it had none)."""
+    from costmodel.latency import families
+    from costmodel.latency.features import op_table
+    from costmodel.latency.profile import op_key
+
+    specs = [s for s in families.calibration_specs(96) if s.opt("fn_norm")]
+    assert len(specs) >= 10 and len({s.family for s in specs}) >= 6
+    assert not any(s.opt("deploy") for s in specs)
+    for spec in specs[:4]:
+        trained = families.FamilyNet(spec).eval()
+        g = _random_bn_statistics(trained)
+        x = torch.randn(spec.input_shape, generator=g)
+        t0 = op_table(trained, spec.input_shape)[0]
+        with torch.no_grad():
+            want = trained(x)
+            fn = families.functional_norms(copy.deepcopy(trained))
+            got = fn(x)
+        assert torch.equal(got, want), spec.name
+        assert not any(type(m) is torch.nn.BatchNorm2d for seq in fn.modules()
+                       if isinstance(seq, torch.nn.Sequential) for m in seq)
+        t1 = op_table(fn, spec.input_shape)[0]
+        keys0 = [op_key(k, o) for k, o in zip(t0["kind"], t0["op"])]
+        keys1 = [op_key(k, o) for k, o in zip(t1["kind"], t1["op"])]
+        n_bn = keys0.count("norm:batchnorm2d")
+        assert n_bn > 0 and keys1.count("norm:batch_norm") == n_bn - keys1.count("norm:batchnorm2d")
+        assert keys1.count("norm:batch_norm") > 0
+        other = lambda keys: sorted(k for k in keys if not k.startswith("norm") and k != "identity")  # noqa: E731
+        assert other(keys0) == other(keys1)
+        # a norm without an activation keeps an nn.Identity in its place, as timm's does
+        assert keys1.count("identity") - keys0.count("identity") <= n_bn
+        assert t1["madds"].sum() == t0["madds"].sum()
+
+
+def test_regnet_like_bottlenecks_keep_a_fixed_group_width():
+    """Version 4's RegNet-like bottleneck networks: every grouped 3x3 has exactly
+    ``group_width`` input channels per group, the group count differs between stages, and the
+    bottleneck ratio is 1 (the 3x3 is as wide as the block)."""
+    from costmodel.latency import families
+
+    specs = [s for s in families.calibration_specs(400) if s.opt("group_width")]
+    assert len(specs) >= 5
+    for spec in specs[:3]:
+        gw = spec.opt("group_width")
+        convs = [m for m in families.build(spec).modules()
+                 if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3) and m.groups > 1]
+        assert convs and all(m.in_channels // m.groups == gw for m in convs)
+        assert len({m.groups for m in convs}) >= 2
+        assert {m.in_channels for m in convs} <= set(spec.widths)
+
+
+def test_plain_family_networks_are_bare_stacks_of_every_block_kind():
+    """The ``plain`` family (version 4): no norm anywhere, ReLU only where drawn, each of the five
+    block kinds drawn within the first 400 networks, sizes within the family's multiply-add cap,
+    and the op counts of a pair block by hand."""
+    from costmodel.latency import families
+    from costmodel.latency.features import op_table
+
+    specs = [s for s in families.calibration_specs(400) if s.family == "plain"]
+    assert len(specs) == 25
+    assert {s.opt("block") for s in specs} == {"pair", "group", "series", "parallel", "bottleneck"}
+    for spec in specs:
+        t = op_table(families.build(spec), spec.input_shape)[0]
+        assert not (t["kind"] == "norm").any()
+        if not spec.opt("relu"):
+            assert (t["kind"] == "act").sum() == 1  # the stem's
+        assert t["madds"].sum() < 3.2e9, spec.name
+    pair = next(s for s in specs if s.opt("block") == "pair" and len(s.widths) == 1)
+    t = op_table(families.build(pair), pair.input_shape)[0]
+    c, hw = pair.widths[0], (pair.resolution // (4 if pair.opt("pool") else 2)) ** 2
+    c2 = max(4, int(round(c * pair.opt("ratio") / 4)) * 4)
+    body = t[(t["kind"] == "pointwise_conv") & (t["hw_out"] == hw) & (t["stride"] == 1)]
+    body = body[(body["cin"] == c) & (body["cout"] == c2) | (body["cin"] == c2) & (body["cout"] == c)]
+    assert len(body) == 2 * pair.depths[0]
+    assert body["madds"].sum() == 2 * pair.depths[0] * c * c2 * hw
 
 
 def test_normalize_to_reference_brings_every_network_to_the_median_reference_speed():

@@ -3,11 +3,12 @@
 The first calibration space (:mod:`costmodel.latency.space`) drew ShuffleNetV2-like and
 MobileNetV2-like networks only; a predictor fitted there over-predicted dense networks by up to
 37% and under-predicted others by 20%, because what an op costs *inside* a network (cache state,
-the op before it, fresh output memory) differs between families.  This space draws from fifteen:
+the op before it, fresh output memory) differs between families.  This space draws from sixteen:
 
 =================  =============================================================================
 ``resnet``         dense residual stages of 3x3-3x3 basic blocks (ResNet-18/34-like)
-``bottleneck``     1x1-3x3-1x1 bottlenecks, optionally grouped (ResNeXt, RegNet-like) and with SE
+``bottleneck``     1x1-3x3-1x1 bottlenecks, optionally grouped (ResNeXt: a group count; RegNet-like
+                   from version 4: a fixed group width, bottleneck ratio 1) and with SE
 ``vgg``            plain 3x3 conv stacks with max pooling, with or without batch norm, most with
                    the VGG/AlexNet classifier (6x6 or 7x7 map, two 1024-4096-wide FC layers)
 ``dwsep``          depthwise-separable 3x3 + 1x1 (MobileNetV1-like)
@@ -22,12 +23,17 @@ the op before it, fresh output memory) differs between families.  This space dra
 ``mixconv``        MixNet blocks (MixConv depthwise with split kernels, grouped 1x1)
 ``multires``       two-resolution stages fused by nearest upsampling and strided convs (HRNet-like)
 ``ghost``          Ghost modules (a cheap depthwise half concatenated, GhostNet-like) with SE
+``plain``          bare convolution stacks as deployed networks run them (no norm, optional
+                   ReLU): 1x1 pairs of unequal width, grouped 1x1, 1x1 series, parallel 1x1
+                   branches concatenated, 1x1-3x3-1x1 bottlenecks with optional shortcut
+                   (sampler version 4)
 =================  =============================================================================
 
 at input resolutions 96-512 and widths spanning 4x, each network a few milliseconds to ~0.2 s
 at one thread (2.4-169 ms on the 12-04 Intel Xeon VM); a fifth of them in deployed form, batch
 norm folded into the convolutions (:func:`fold_batch_norms`), as networks are exported for
-inference.  The blocks are the zoo's where it has them (:mod:`costmodel.zoo`) and small ones
+inference, and from version 4 a quarter of the others with their batch norms written as timm
+writes them (:func:`functional_norms`: ``F.batch_norm`` and the activation inside one module).  The blocks are the zoo's where it has them (:mod:`costmodel.zoo`) and small ones
 written here; none is copied from a validation model (torchvision, timm).  A
 :class:`FamilySpec` is frozen and hashable; networks are named ``families:calibration:I`` (the
 I-th of the seeded sequence, :func:`calibration_specs`) so a fresh process can rebuild them
@@ -53,21 +59,29 @@ from costmodel.zoo.shufflenet_v1 import ShuffleUnit as ShuffleV1Unit
 from costmodel.zoo.shufflenet_v2 import ShuffleV2Unit
 
 FAMILIES = ("resnet", "bottleneck", "vgg", "dwsep", "mbconv", "fused", "convnext", "shufflev2",
-            "shufflev1", "dense", "inception", "shift", "mixconv", "multires", "ghost")
+            "shufflev1", "dense", "inception", "shift", "mixconv", "multires", "ghost", "plain")
 CALIBRATION_SEED = 2_000_003
 #: the sampler's version: 1 until 2026-12-03 (the reports/latency, rerun and avx2 calibrations),
-#: 2 adds the VGG/AlexNet heads and wider hidden heads, 3 the deployed-form networks.  A name
+#: 2 adds the VGG/AlexNet heads and wider hidden heads, 3 the deployed-form networks, 4 the
+#: ``plain`` family, RegNet-like group widths and timm-style functional batch norms.  A name
 #: ``families:calibration:N`` means the N-th network *of one version*; :func:`resolve` takes it
 #: so that older calibrations' samples can still be rebuilt (``calibrate.refit``)
-SAMPLER_VERSION = 3
+SAMPLER_VERSION = 4
 #: when each version entered the code (UTC): a file written before the field ``families_sampler``
 #: existed (timing files of 12-04 and before) was measured with the last version before its date
-SAMPLER_SINCE = ((3, "2026-12-04T00:46:00Z"), (2, "2026-12-04T00:40:00Z"), (1, ""))
+SAMPLER_SINCE = ((4, "2026-12-04T03:13:00Z"), (3, "2026-12-04T00:46:00Z"), (2, "2026-12-04T00:40:00Z"), (1, ""))
 #: the share of networks drawn in deployed form (:func:`fold_batch_norms`): bare convolutions
 #: followed directly by the activation, the next convolution or the residual add
 DEPLOY_FRACTION = 0.2
+#: the share of the other networks (version 4) whose batch norms are functional (timm style)
+FUNCTIONAL_NORM_FRACTION = 0.25
 _ACTS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hswish": nn.Hardswish, "silu": nn.SiLU,
          "gelu": nn.GELU}
+
+
+def families_of(version: int = SAMPLER_VERSION) -> Tuple[str, ...]:
+    """The families sampler ``version`` draws from, in the order it takes them in turn."""
+    return FAMILIES if version >= 4 else FAMILIES[:15]
 
 
 def sampler_of(doc: dict) -> int:
@@ -121,9 +135,16 @@ class BasicBlock(nn.Module):
 
 
 class BottleneckBlock(nn.Module):
-    def __init__(self, cin, cout, stride, act, groups=1, bottle=0.25, se=False):
+    """1x1-3x3-1x1 bottleneck; the 3x3 has ``groups`` groups, or with ``group_width`` > 0 groups
+    of that many channels (RegNet's parametrisation: the group count grows with the width)."""
+
+    def __init__(self, cin, cout, stride, act, groups=1, bottle=0.25, se=False, group_width=0):
         super().__init__()
-        mid = max(groups, int(round(cout * bottle / groups)) * groups)
+        if group_width:
+            mid = max(group_width, int(round(cout * bottle / group_width)) * group_width)
+            groups = mid // group_width
+        else:
+            mid = max(groups, int(round(cout * bottle / groups)) * groups)
         self.conv1 = ConvBNAct(cin, mid, 1, act=act)
         self.conv2 = ConvBNAct(mid, mid, 3, stride, groups=groups, act=act)
         self.se = SqueezeExcite(mid, max(8, mid // 4)) if se else nn.Identity()
@@ -317,7 +338,8 @@ def _bottleneck(spec):
     stem = [ConvBNAct(3, spec.stem, 3 if spec.opt("small_stem") else 7, 2, act=act),
             nn.MaxPool2d(3, 2, 1)]
     blocks, c = _stages(spec, lambda ci, co, s, i: BottleneckBlock(
-        ci, co, s, act, groups=g, bottle=spec.opt("bottle", 0.25), se=se), spec.stem)
+        ci, co, s, act, groups=g, bottle=spec.opt("bottle", 0.25), se=se,
+        group_width=spec.opt("group_width", 0)), spec.stem)
     return nn.Sequential(*stem, *blocks), c
 
 
@@ -487,10 +509,94 @@ def _ghost(spec):
     return nn.Sequential(*layers, ConvBNAct(c, 6 * c, 1)), 6 * c
 
 
+
+class _Concat(nn.Module):
+    """``k`` 1x1 convs ``c -> c/k`` reading the same input, outputs concatenated."""
+
+    def __init__(self, c, k, bias, relu):
+        super().__init__()
+        self.branches = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(c, c // k, 1, bias=bias), *([nn.ReLU(inplace=True)] if relu else []))
+            for _ in range(k))
+
+    def forward(self, x):
+        return torch.cat([b(x) for b in self.branches], 1)
+
+
+class _PlainBottleneck(nn.Module):
+    """1x1 ``c -> c/4``, 3x3, 1x1 ``c/4 -> c`` without norms; optional ReLUs and shortcut."""
+
+    def __init__(self, c, bias, relu, shortcut):
+        super().__init__()
+        mid = max(4, c // 4)
+        self.convs = nn.ModuleList([nn.Conv2d(c, mid, 1, bias=bias),
+                                    nn.Conv2d(mid, mid, 3, padding=1, bias=bias),
+                                    nn.Conv2d(mid, c, 1, bias=bias)])
+        self.relu, self.shortcut = relu, shortcut
+
+    def forward(self, x):
+        y = x
+        for i, conv in enumerate(self.convs):
+            y = conv(y)
+            if self.relu and i < 2:
+                y = F.relu(y)
+        if self.shortcut:
+            y = y + x
+        return F.relu(y) if self.relu else y
+
+
+def _plain_block(spec, c):
+    kind, bias, relu = spec.opt("block"), bool(spec.opt("bias")), bool(spec.opt("relu"))
+    r = [nn.ReLU(inplace=True)] if relu else []
+    if kind == "pair":
+        c2 = _round(c * spec.opt("ratio", 1), 4, 4)
+        return nn.Sequential(nn.Conv2d(c, c2, 1, bias=bias), *r, nn.Conv2d(c2, c, 1, bias=bias),
+                             *([nn.ReLU(inplace=True)] if relu else []))
+    if kind == "group":
+        return nn.Sequential(nn.Conv2d(c, c, 1, groups=spec.opt("groups"), bias=bias), *r)
+    if kind == "series":
+        return nn.Sequential(*[m for _ in range(spec.opt("k")) for m in
+                               [nn.Conv2d(c, c, 1, bias=bias)] + ([nn.ReLU(inplace=True)] if relu else [])])
+    if kind == "parallel":
+        return _Concat(c, spec.opt("k"), bias, relu)
+    return _PlainBottleneck(c, bias, relu, bool(spec.opt("shortcut")))
+
+
+def _plain(spec):
+    """A stem, then per stage ``depth`` identical bare blocks of width ``w`` (a strided 1x1
+    between stages): tiny repeated blocks as deployed networks and micro-benchmarks run them."""
+    layers = [nn.Conv2d(3, spec.stem, 3, 2, 1), nn.ReLU(inplace=True)]
+    if spec.opt("pool"):
+        layers.append(nn.MaxPool2d(2))
+    c = spec.stem
+    for i, (w, d) in enumerate(zip(spec.widths, spec.depths)):
+        if w != c or i:
+            layers.append(nn.Conv2d(c, w, 1, 2 if i else 1, bias=bool(spec.opt("bias"))))
+        layers += [_plain_block(spec, w) for _ in range(d)]
+        c = w
+    return nn.Sequential(*layers), c
+
+
+def _plain_madds(o, c, hw):
+    """Multiply-adds of one :func:`_plain_block` of width ``c`` at ``hw`` positions (``o``: the
+    spec's options)."""
+    kind = o["block"]
+    if kind == "pair":
+        return 2 * c * _round(c * o["ratio"], 4, 4) * hw
+    if kind == "group":
+        return c * c // o["groups"] * hw
+    if kind == "series":
+        return o["k"] * c * c * hw
+    if kind == "parallel":
+        return c * c * hw
+    mid = max(4, c // 4)
+    return (2 * c * mid + 9 * mid * mid) * hw
+
+
 _BUILDERS = {"resnet": _resnet, "bottleneck": _bottleneck, "vgg": _vgg, "dwsep": _dwsep,
              "mbconv": _mbconv, "fused": _fused, "convnext": _convnext, "shufflev2": _shufflev2,
              "shufflev1": _shufflev1, "dense": _dense, "inception": _inception, "shift": _shift,
-             "mixconv": _mixconv, "multires": _multires, "ghost": _ghost}
+             "mixconv": _mixconv, "multires": _multires, "ghost": _ghost, "plain": _plain}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,6 +623,15 @@ def sample_spec(rng: random.Random, family: str, version: int = SAMPLER_VERSION)
         depths = tuple(rng.choice(d) for d in ([1, 2, 3], [1, 2, 4], [1, 2, 6], [1, 2, 3]))
         stem = widths[0]
         o["act"] = rng.choice(["relu", "relu", "silu"])
+    elif family == "bottleneck" and version >= 4 and rng.random() < 0.4:
+        # RegNet-like: a fixed group width, bottleneck ratio 1, widths growing ~2-2.6x a stage
+        gw = rng.choice([8, 16, 24, 32, 48, 64])
+        w0, r = _mult(rng, 24, 128), rng.uniform(2.0, 2.6)
+        widths = tuple(max(gw, int(round(w0 * r ** i / gw)) * gw) for i in range(4))
+        depths = tuple(rng.choice(d) for d in ([1, 2], [2, 3, 4], [4, 7, 10], [1, 2, 4]))
+        stem = rng.choice([32, 32, 48, 64])
+        o.update(group_width=gw, bottle=1.0, se=rng.random() < 0.5, small_stem=True)
+        res = min(res, 224)
     elif family == "bottleneck":
         g = rng.choice([1, 1, 2, 4, 8, 16, 32])
         widths = tuple(_round(w * m, 32 if g >= 8 else 8) for w in (256, 512, 1024, 2048))
@@ -601,12 +716,44 @@ def sample_spec(rng: random.Random, family: str, version: int = SAMPLER_VERSION)
         depths = (1,) + tuple(rng.choice([1, 2, 3]) for _ in range(5))
         stem = _round(16 * m, 4, 8)
         o["se"] = rng.random() < 0.7
+    elif family == "plain" and version >= 4:
+        o.update(block=rng.choice(["pair", "pair", "group", "series", "parallel", "bottleneck"]),
+                 bias=rng.random() < 0.5, relu=rng.random() < 0.5, pool=rng.random() < 0.5)
+        if o["block"] == "pair":
+            o["ratio"] = rng.choice([1, 1, 2, 4, 6, 12])
+        elif o["block"] == "group":
+            o["groups"] = rng.choice([2, 4, 8, 16])
+        elif o["block"] in ("series", "parallel"):
+            o["k"] = rng.choice([1, 2, 4] if o["block"] == "series" else [2, 4])
+        else:
+            o["shortcut"] = rng.random() < 0.5
+        mult = 4 * (o.get("groups") or o.get("k") or 1)
+        res = rng.choice([112, 160, 224, 224, 288])  # the blocks at 28-144 positions a side
+        hw = (res // (4 if o["pool"] else 2)) ** 2
+        w = _round(2 ** rng.uniform(3, 9), mult, mult)  # 8-512 channels
+        n_stages = 1 if rng.random() < 0.6 else 2
+        depths = tuple(rng.choice([4, 6, 8, 10, 12]) for _ in range(n_stages))
+
+        def madds(w, depths):
+            return sum(d * _plain_madds(o, _round(w * 2 ** i, mult, mult), hw // 4 ** i)
+                       for i, d in enumerate(depths))
+        while madds(w, depths) > 2.5e9 and w > mult:  # a few ms to ~50 ms at one thread
+            if max(depths) > 4:
+                depths = tuple(max(4, d - 2) for d in depths)
+            else:
+                w = _round(w / 1.5, mult, mult)
+        widths = tuple(_round(w * 2 ** i, mult, mult) for i in range(n_stages))
+        stem = _round(min(w, 64), 8)
     else:
-        raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+        raise ValueError(f"unknown family {family!r}; choose from {', '.join(families_of(version))}")
     if "head_hidden" not in o and rng.random() < 0.15:
         o["head_hidden"] = rng.choice([512, 1024, 2048, 4096] if version >= 2 else [512, 1024])
-    if version >= 3 and rng.random() < DEPLOY_FRACTION:
+    if family == "plain":  # bare already: nothing to fold or write functionally
+        pass
+    elif version >= 3 and rng.random() < DEPLOY_FRACTION:
         o["deploy"] = True
+    elif version >= 4 and rng.random() < FUNCTIONAL_NORM_FRACTION:
+        o["fn_norm"] = True
     return FamilySpec(family, res, stem, widths, depths, tuple(sorted(o.items())))
 
 
@@ -614,10 +761,11 @@ def sample_specs(n: int, seed: int = CALIBRATION_SEED, version: int = SAMPLER_VE
                  ) -> List[FamilySpec]:
     """``n`` distinct specs, the families taken in turn (so any prefix covers them all)."""
     rng = random.Random(seed)
+    fams = families_of(version)
     out, seen = [], set()
     i = 0
     while len(out) < n:
-        spec = sample_spec(rng, FAMILIES[i % len(FAMILIES)], version)
+        spec = sample_spec(rng, fams[i % len(fams)], version)
         if spec not in seen:
             seen.add(spec)
             out.append(spec)
@@ -679,7 +827,44 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     return model
 
 
+class NormAct(nn.BatchNorm2d):
+    """Batch norm computed by ``F.batch_norm`` inside the module, its activation a child module:
+    the way timm writes ``BatchNormAct2d``.  The tracer traces into it (it has its own
+    ``forward``), so its norm is the functional op ``norm:batch_norm``, timed as a function
+    call rather than as a module."""
+
+    def __init__(self, bn: nn.BatchNorm2d, act: nn.Module):
+        super().__init__(bn.num_features, bn.eps, bn.momentum)
+        self.load_state_dict(bn.state_dict())
+        self.act = act
+
+    def forward(self, x):
+        return self.act(F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                     False, 0.0, self.eps))
+
+
+def functional_norms(model: nn.Module) -> nn.Module:
+    """``model`` with every ``BatchNorm2d`` of an ``nn.Sequential`` replaced, in place, by a
+    :class:`NormAct` with the same parameters and statistics, taking in the activation that
+    directly follows it (or an ``nn.Identity``).  Outputs are unchanged (eval mode)."""
+    acts = tuple(_ACTS.values())
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        names = list(seq._modules)
+        for i, a in enumerate(names):
+            bn = seq._modules.get(a)
+            if type(bn) is not nn.BatchNorm2d:
+                continue
+            nxt = seq._modules.get(names[i + 1]) if i + 1 < len(names) else None
+            act = nxt if isinstance(nxt, acts) else None
+            seq._modules[a] = NormAct(bn, act if act is not None else nn.Identity()).eval()
+            if act is not None:
+                del seq._modules[names[i + 1]]
+    return model
+
+
 def build(spec: FamilySpec) -> nn.Module:
     torch.manual_seed(0)
     net = FamilyNet(spec).eval()
-    return fold_batch_norms(net) if spec.opt("deploy") else net
+    if spec.opt("deploy"):
+        return fold_batch_norms(net)
+    return functional_norms(net) if spec.opt("fn_norm") else net
