@@ -1251,3 +1251,64 @@ def test_network_term_is_fitted_on_the_op_models_predicted_sums():
     assert list(out["iso_memory"]) == [2.0 * (n - n_compute), 20.0]
     assert list(out["iso_measured"]) == [100.0, 70.0] and list(nets["iso"]) == [100.0, 70.0]
     assert with_predicted_iso(nets, None, {}, 1) is nets
+
+
+def test_prev_same_marks_an_op_whose_last_heavy_predecessor_is_of_its_kind():
+    """By hand on a small network: 1x1 -> ReLU -> 1x1 -> BN -> 3x3 -> 1x1 -> maxpool -> 1x1. The
+    second 1x1 follows a 1x1 through only a ReLU (1); the 3x3 follows a 1x1 (0); the third 1x1
+    follows the 3x3 (0); the last follows the pool (0). Light ops compare with the last heavy op
+    (the ReLU after a 1x1: 0)."""
+    from costmodel.latency.features import op_table, prev_same
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 1), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 1),
+                              torch.nn.BatchNorm2d(8), torch.nn.Conv2d(8, 8, 3, padding=1),
+                              torch.nn.Conv2d(8, 8, 1), torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 8, 1))
+    t = op_table(net, (1, 8, 16, 16))[0]
+    assert list(t["kind"]) == ["pointwise_conv", "act", "pointwise_conv", "norm", "conv",
+                               "pointwise_conv", "pool", "pointwise_conv"]
+    assert list(t["prev_same"]) == [0, 0, 1, 0, 0, 0, 0, 0]
+    assert list(prev_same(["conv", "conv", "act", "conv", "pool", "pool"])) == [0, 1, 0, 1, 0, 1]
+
+
+def test_profiles_fitted_before_prev_same_still_load_and_predict_the_same():
+    """The committed 12-04 AMX profile's boosted models list the 15 tree features of their day;
+    they load, and their predictions do not depend on the appended ``prev_same`` column."""
+    from costmodel.latency import fit
+    from costmodel.latency.features import op_table
+    from costmodel.latency.predict import predict_table
+    from costmodel.zoo import registry
+
+    root = os.path.join(os.path.dirname(__file__), "..", "reports", "latency", "amx", "profile.json")
+    prof = DeviceProfile.load(root)
+    boosted = [m for t in prof.thread_counts for m in prof.threads[t]["ops"].values()
+               if m.get("type") == "boosted"]
+    assert boosted and all(len(m["tree_features"]) == 15 for m in boosted)
+    assert fit.TREE_FEATURES[:15] == boosted[0]["tree_features"]
+    t = op_table(registry.create("mobilenet_v2_x1_0"), (1, 3, 224, 224))[0]
+    assert t["prev_same"].sum() > 0
+    a = predict_table(t, prof, 1)[1]
+    b = predict_table(t.assign(prev_same=1 - t["prev_same"]), prof, 1)[1]
+    assert a == b
+    assert not fit.known_tree_features(["log_madds", "unknown"])
+    assert not fit.known_tree_features(fit.TREE_FEATURES + ["extra"])
+
+
+def test_refit_fills_prev_same_for_samples_saved_before_it():
+    """Samples saved before the column existed get each sample's majority value over the ops of
+    its rebuilt network with the same features: in a network of repeated blocks the repeated
+    1x1 convolutions are mostly after one of their own kind."""
+    import importlib
+    calibrate = importlib.import_module("costmodel.latency.calibrate")
+    from costmodel.latency import families
+    from costmodel.latency.features import op_table
+
+    spec = next(s for s in families.calibration_specs(200) if s.family == "plain"
+                and s.opt("block") == "series" and s.opt("k") >= 2)
+    t = op_table(families.build(spec), spec.input_shape)[0]
+    ops = t.drop(columns=["prev_same"]).assign(network=7, source="network")
+    ops = ops.drop_duplicates(["kind", "op"] + calibrate.FEATURE_COLUMNS).reset_index(drop=True)
+    got = calibrate.context_from_tables(ops, {7: t})
+    body = (ops["kind"] == "pointwise_conv") & (ops["cin"] == ops["cout"]) & (ops["cin"] == spec.widths[0])
+    assert body.any() and (got[body.to_numpy()] == 1).all()
+    assert got[0] == 0  # the stem
+    assert (calibrate.context_from_tables(ops.assign(network=8), {7: t}) == 0).all()

@@ -226,9 +226,11 @@ def _time_reference(t: int, clock: str, e2e_time_s: float) -> float:
 
 
 def _dedupe_in_network(graph, measured: pd.DataFrame) -> pd.DataFrame:
-    """One row per distinct op signature of a network: the mean in-network time of its
-    occurrences (a stage's repeated blocks would otherwise outweigh everything else)."""
-    sigs = [replay_signature(rec) for rec in graph.ops]
+    """One row per distinct op signature and context (``prev_same``) of a network: the mean
+    in-network time of its occurrences (a stage's repeated blocks would otherwise outweigh
+    everything else)."""
+    ctx = measured["prev_same"] if "prev_same" in measured else np.zeros(len(graph.ops), int)
+    sigs = [(replay_signature(rec), int(c)) for rec, c in zip(graph.ops, ctx)]
     df = measured.assign(_sig=sigs)
     first = df.drop_duplicates("_sig", keep="first").set_index("_sig")
     first["measured_ms"] = df.groupby("_sig")["measured_ms"].mean()
@@ -767,6 +769,34 @@ def _tables_of(nets: pd.DataFrame) -> Dict[int, pd.DataFrame]:
     return tables
 
 
+def context_from_tables(ops: pd.DataFrame, tables: Dict[int, pd.DataFrame]) -> np.ndarray:
+    """``prev_same`` for saved in-network samples that predate it: per sample (one per distinct
+    shape of a network, named after its first occurrence) the majority value over the ops of the
+    rebuilt network with the same kind, op and features; 0 where the network or op is not found
+    (replay samples, networks that cannot be rebuilt)."""
+    out = np.zeros(len(ops), dtype=np.int64)
+    if "network" not in ops or "name" not in ops:
+        return out
+    cols = ["kind", "op"] + FEATURE_COLUMNS
+    by_net: Dict[int, dict] = {}
+    for i, (net, name, src) in enumerate(zip(ops["network"], ops["name"],
+                                             ops["source"] if "source" in ops else ["network"] * len(ops))):
+        if src != "network" or pd.isna(net) or int(net) not in tables:
+            continue
+        net = int(net)
+        if net not in by_net:
+            t = tables[net]
+            sig = [tuple(r) for r in t[cols].itertuples(index=False)]
+            groups: Dict[tuple, list] = {}
+            for s_, ps in zip(sig, t["prev_same"]):
+                groups.setdefault(s_, []).append(int(ps))
+            by_net[net] = {n: groups[s_] for n, s_ in zip(t["name"], sig)}
+        vals = by_net[net].get(name)
+        if vals:
+            out[i] = int(np.mean(vals) > 0.5)
+    return out
+
+
 def refit(samples_path, profile: DeviceProfile, out=None) -> DeviceProfile:
     """Fit a profile again from the raw samples an earlier :func:`calibrate` saved
     (``samples_path`` and its ``_networks.csv``), timing nothing: the machine description and
@@ -781,8 +811,11 @@ def refit(samples_path, profile: DeviceProfile, out=None) -> DeviceProfile:
     nets = read_network_samples(nets_path) if os.path.exists(nets_path) else pd.DataFrame()
     ops["key"] = keys_for(ops)
     cal = dict(profile.calibration, refit_from=os.path.basename(str(samples_path)))
+    tables = _tables_of(nets)
+    if "prev_same" not in ops:
+        ops["prev_same"] = context_from_tables(ops, tables)
     data = CalibrationData(ops, nets)
-    data.tables = _tables_of(nets)
+    data.tables = tables
     data.references = pd.DataFrame(
         [{"threads": int(t), "ms": float(v)} for t in profile.thread_counts
          for v in ((profile.reference(t) or {}).get("samples_ms") or [])],

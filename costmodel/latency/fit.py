@@ -29,7 +29,7 @@ LINEAR_FEATURES = ["one", "madds", "mac_bytes", "weight_bytes", "alloc_bytes"]
 #: shape features the boosted trees may split on (computed by :func:`tree_features`)
 TREE_FEATURES = ["log_madds", "log_mac_bytes", "log_weight_bytes", "log_out_numel", "log_in_numel",
                  "log_cin", "log_cout", "log_hw_out", "kernel_area", "stride", "log_groups",
-                 "log_cin_per_group", "log_cout_per_group", "intensity", "n_inputs"]
+                 "log_cin_per_group", "log_cout_per_group", "intensity", "n_inputs", "prev_same"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,6 +142,8 @@ def tree_features(df: pd.DataFrame) -> np.ndarray:
         "log_cout_per_group": np.log(np.maximum(np.maximum(_col(df, "cout"), 1) / groups, 1)),
         "intensity": _col(df, "madds") / np.maximum(_col(df, "mac_bytes"), 1.0),
         "n_inputs": _col(df, "n_inputs"),
+        # an op-context feature (costmodel.latency.features.CONTEXT_COLUMNS); absent: 0
+        "prev_same": _col(df, "prev_same") if "prev_same" in df else np.zeros(len(df)),
     }
     return np.stack([cols[f] for f in TREE_FEATURES], axis=1)
 
@@ -353,12 +355,19 @@ def _predict(model: dict, df: pd.DataFrame) -> np.ndarray:
                        _col(df, "mac_bytes") / model["bandwidth_bytes_per_ms"])
         return t + model["overhead_ms"]
     if kind == "boosted":
-        if list(model.get("tree_features", TREE_FEATURES)) != TREE_FEATURES:
+        if not known_tree_features(model.get("tree_features", TREE_FEATURES)):
             raise ValueError("profile's boosted model uses different tree features; recalibrate")
         return _predict(model["base"], df) * np.exp(predict_boost(model, tree_features(df)))
     if kind == "constant":
         return np.full(len(df), float(model["ms"]))
     raise ValueError(f"unknown model type {kind!r}")
+
+
+def known_tree_features(names) -> bool:
+    """True when a boosted model's ``tree_features`` are :data:`TREE_FEATURES` or a prefix of
+    them (a profile fitted before features were appended: its trees index only those)."""
+    names = list(names)
+    return 0 < len(names) <= len(TREE_FEATURES) and names == TREE_FEATURES[:len(names)]
 
 
 FITTERS = {"roofline": fit_roofline, "linear": fit_linear, "boosted": fit_boosted}

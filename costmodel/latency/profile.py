@@ -396,7 +396,8 @@ def _check_boosted(m: dict, where: str, depth: int) -> None:
     if depth > 0:
         raise ProfileError(f"{where}: nested boosted model")
     _check_model(m.get("base"), where + ".base", depth + 1)
-    if "tree_features" in m and m["tree_features"] != fit.TREE_FEATURES:
+    if "tree_features" in m and not (isinstance(m["tree_features"], list)
+                                     and fit.known_tree_features(m["tree_features"])):
         raise ProfileError(f"{where}.tree_features: {checks.show(m['tree_features'])} are not this "
                            f"costmodel's tree features; recalibrate")
     checks.number(m.get("init"), f"{where}.init", ProfileError, lo=-MAX_LOG_CORRECTION,
@@ -404,7 +405,7 @@ def _check_boosted(m: dict, where: str, depth: int) -> None:
     checks.number(m.get("lr"), f"{where}.lr", ProfileError, positive=True, hi=1.0)
     if not isinstance(m.get("trees"), list):
         raise ProfileError(f"{where}: boosted model needs a 'trees' list")
-    nf = len(fit.TREE_FEATURES)
+    nf = len(m.get("tree_features") or fit.TREE_FEATURES)
     for i, tr in enumerate(m["trees"]):
         tw = f"{where}.trees[{i}]"
         arrs = [tr.get(k) if isinstance(tr, dict) else None

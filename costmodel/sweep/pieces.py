@@ -37,7 +37,7 @@ import torch.nn as nn
 
 from costmodel.analysis import analyze
 from costmodel.guidelines import lint
-from costmodel.latency.features import FEATURE_COLUMNS, op_table
+from costmodel.latency.features import CONTEXT_COLUMNS, FEATURE_COLUMNS, op_table
 from costmodel.latency.predict import predict_table
 from costmodel.latency.profile import DeviceProfile
 from costmodel.sweep.blocks import PieceKey, build_piece
@@ -52,7 +52,7 @@ INT_COLUMNS = COUNTS + ["ew_mac", "modules"] + [c for c in FINDING_COLUMNS
 
 Shape = Tuple[int, ...]
 #: the columns of an op table (:func:`costmodel.latency.features.op_table`)
-EMPTY_COLUMNS = ["name", "op", "kind"] + FEATURE_COLUMNS
+EMPTY_COLUMNS = ["name", "op", "kind"] + FEATURE_COLUMNS + CONTEXT_COLUMNS
 
 
 class PieceCosts:
