@@ -1290,6 +1290,7 @@ def test_profiles_fitted_before_prev_same_still_load_and_predict_the_same():
     b = predict_table(t.assign(prev_same=1 - t["prev_same"]), prof, 1)[1]
     assert a == b
     assert not fit.known_tree_features(["log_madds", "unknown"])
+    assert not fit.known_tree_features(fit.TREE_FEATURES[:14])
     assert not fit.known_tree_features(fit.TREE_FEATURES + ["extra"])
 
 

@@ -363,11 +363,17 @@ def _predict(model: dict, df: pd.DataFrame) -> np.ndarray:
     raise ValueError(f"unknown model type {kind!r}")
 
 
+#: how many of :data:`TREE_FEATURES` each costmodel version fitted with: 15 before
+#: ``prev_same`` (profiles of 12-04 and earlier), all of them since
+TREE_FEATURE_COUNTS = (15, len(TREE_FEATURES))
+
+
 def known_tree_features(names) -> bool:
-    """True when a boosted model's ``tree_features`` are :data:`TREE_FEATURES` or a prefix of
-    them (a profile fitted before features were appended: its trees index only those)."""
+    """True when a boosted model's ``tree_features`` are :data:`TREE_FEATURES` or the shorter
+    list an earlier version fitted with (:data:`TREE_FEATURE_COUNTS`; features are only ever
+    appended, so its trees index the same columns)."""
     names = list(names)
-    return 0 < len(names) <= len(TREE_FEATURES) and names == TREE_FEATURES[:len(names)]
+    return len(names) in TREE_FEATURE_COUNTS and names == TREE_FEATURES[:len(names)]
 
 
 FITTERS = {"roofline": fit_roofline, "linear": fit_linear, "boosted": fit_boosted}
