@@ -509,7 +509,6 @@ def _ghost(spec):
     return nn.Sequential(*layers, ConvBNAct(c, 6 * c, 1)), 6 * c
 
 
-
 class _Concat(nn.Module):
     """``k`` 1x1 convs ``c -> c/k`` reading the same input, outputs concatenated."""
 
@@ -546,17 +545,18 @@ class _PlainBottleneck(nn.Module):
 
 
 def _plain_block(spec, c):
+    """One block of the ``plain`` family (``spec.opt("block")``), width ``c`` in and out."""
     kind, bias, relu = spec.opt("block"), bool(spec.opt("bias")), bool(spec.opt("relu"))
-    r = [nn.ReLU(inplace=True)] if relu else []
+
+    def conv(ci, co, groups=1):  # a 1x1 convolution, with a ReLU after it when drawn
+        return [nn.Conv2d(ci, co, 1, groups=groups, bias=bias)] + ([nn.ReLU(inplace=True)] if relu else [])
     if kind == "pair":
         c2 = _round(c * spec.opt("ratio", 1), 4, 4)
-        return nn.Sequential(nn.Conv2d(c, c2, 1, bias=bias), *r, nn.Conv2d(c2, c, 1, bias=bias),
-                             *([nn.ReLU(inplace=True)] if relu else []))
+        return nn.Sequential(*conv(c, c2), *conv(c2, c))
     if kind == "group":
-        return nn.Sequential(nn.Conv2d(c, c, 1, groups=spec.opt("groups"), bias=bias), *r)
+        return nn.Sequential(*conv(c, c, spec.opt("groups")))
     if kind == "series":
-        return nn.Sequential(*[m for _ in range(spec.opt("k")) for m in
-                               [nn.Conv2d(c, c, 1, bias=bias)] + ([nn.ReLU(inplace=True)] if relu else [])])
+        return nn.Sequential(*[m for _ in range(spec.opt("k")) for m in conv(c, c)])
     if kind == "parallel":
         return _Concat(c, spec.opt("k"), bias, relu)
     return _PlainBottleneck(c, bias, relu, bool(spec.opt("shortcut")))

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 LINEAR_FEATURES = ["one", "madds", "mac_bytes", "weight_bytes", "alloc_bytes"]
-#: shape features the boosted trees may split on (computed by :func:`tree_features`)
+#: features the boosted trees may split on (computed by :func:`tree_features`): the op's shapes and
+#: counts, then its context (``prev_same``, :data:`costmodel.latency.features.CONTEXT_COLUMNS`)
 TREE_FEATURES = ["log_madds", "log_mac_bytes", "log_weight_bytes", "log_out_numel", "log_in_numel",
                  "log_cin", "log_cout", "log_hw_out", "kernel_area", "stride", "log_groups",
                  "log_cin_per_group", "log_cout_per_group", "intensity", "n_inputs", "prev_same"]
