@@ -1270,6 +1270,24 @@ def test_prev_same_marks_an_op_whose_last_heavy_predecessor_is_of_its_kind():
     assert list(prev_same(["conv", "conv", "act", "conv", "pool", "pool"])) == [0, 1, 0, 1, 0, 1]
 
 
+def test_prev_same_carried_across_pieces_equals_the_whole_sequence():
+    """Split a kind sequence anywhere: each part's ``prev_same`` with the context the parts
+    before it leave (``last_heavy``) is the whole sequence's."""
+    from costmodel.latency.features import LIGHT_KINDS, last_heavy, prev_same
+    rng = np.random.default_rng(0)
+    kinds = ["conv", "pointwise", "pool", "linear"] + list(LIGHT_KINDS[:3])
+    for _ in range(200):
+        seq = list(rng.choice(kinds, size=int(rng.integers(0, 12))))
+        cuts = sorted(rng.integers(0, len(seq) + 1, size=3))
+        parts = [seq[a:b] for a, b in zip([0] + cuts, cuts + [len(seq)])]
+        got, entering = [], None
+        for part in parts:
+            got += list(prev_same(part, entering))
+            entering = last_heavy(part, entering)
+        assert got == list(prev_same(seq))
+        assert entering == last_heavy(seq)
+
+
 def test_profiles_fitted_before_prev_same_still_load_and_predict_the_same():
     """The committed 12-04 AMX profile's boosted models list the 15 tree features of their day;
     they load, and their predictions do not depend on the appended ``prev_same`` column."""

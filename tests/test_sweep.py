@@ -11,6 +11,7 @@ import pytest
 
 import costmodel
 from costmodel.guidelines import lint
+from costmodel.latency import fit
 from costmodel.latency.predict import predict_latency
 from costmodel.latency.profile import DeviceProfile
 from costmodel.sweep import pareto, run
@@ -82,6 +83,28 @@ def test_the_module_calls_term_is_added_once_per_candidate(modules_profile):
     for row in df.itertuples(index=False):
         cfg = json.loads(row.config)
         _, _, preds, _ = whole_network(space, cfg, modules_profile)
+        for t, ms in preds.items():
+            assert getattr(row, pred_column(t)) == pytest.approx(ms, rel=1e-9)
+
+
+CONTEXT_PROFILE = os.path.join(ROOT, "reports", "latency", "amx_v4", "profile.json")
+
+
+@pytest.mark.parametrize("name,seed,n", [("mobilenetv2", 3, 4), ("mixed", 11, 6)])
+def test_summed_pieces_stay_exact_with_a_context_reading_profile(name, seed, n):
+    """A profile whose trees split on ``prev_same`` (an op's prediction depends on the kind of
+    the heavy op before it, across piece boundaries too): the sums still equal the whole
+    network's prediction."""
+    prof = DeviceProfile.load(CONTEXT_PROFILE)
+    column = fit.TREE_FEATURES.index("prev_same")
+    splits = sum(f == column for t in prof.threads.values() for m in t["ops"].values()
+                 if m.get("type") == "boosted" for tree in m["trees"] for f in tree["feature"])
+    assert prof.reads_context() and splits > 0  # the check below is not vacuous
+    assert not DeviceProfile.load(PROFILE).reads_context()
+    space = load_space(name)
+    df = run.sweep(space, n, profile=prof, seed=seed)
+    for row in df.itertuples(index=False):
+        _, _, preds, _ = whole_network(space, json.loads(row.config), prof)
         for t, ms in preds.items():
             assert getattr(row, pred_column(t)) == pytest.approx(ms, rel=1e-9)
 

@@ -11,7 +11,7 @@ feature always means the same thing.
 from __future__ import annotations
 
 import warnings
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -113,13 +113,24 @@ def op_columns(report: CostReport) -> Dict[str, np.ndarray]:
     return data
 
 
-def prev_same(kinds) -> np.ndarray:
+def prev_same(kinds, entering: Optional[str] = None) -> np.ndarray:
     """Per op: 1 if the last earlier op whose kind is not in :data:`LIGHT_KINDS` has its kind
-    (see :data:`CONTEXT_COLUMNS`), else 0."""
+    (see :data:`CONTEXT_COLUMNS`), else 0.  ``entering``: that last kind before the first op (a
+    network piece's context, :func:`last_heavy` of the ops before it), None at a network's
+    start."""
     out = np.zeros(len(kinds), dtype=np.int64)
-    last = None
+    last = entering
     for i, k in enumerate(kinds):
         out[i] = int(last is not None and k == last)
         if k not in LIGHT_KINDS:
             last = k
     return out
+
+
+def last_heavy(kinds, entering: Optional[str] = None) -> Optional[str]:
+    """The kind of the last op not in :data:`LIGHT_KINDS` (``entering`` when there is none): the
+    context :func:`prev_same` carries past ``kinds`` into the ops that follow them."""
+    for k in reversed(list(kinds)):
+        if k not in LIGHT_KINDS:
+            return k
+    return entering

@@ -377,6 +377,16 @@ def known_tree_features(names) -> bool:
     return len(names) in TREE_FEATURE_COUNTS and names == TREE_FEATURES[:len(names)]
 
 
+def reads_any(model: dict, columns) -> bool:
+    """True when ``model`` (or its boosted base) declares any of ``columns`` among its features
+    (its linear ``features`` or its trees' ``tree_features``)."""
+    names = set(model.get("features") or ())
+    if model.get("type") == "boosted":
+        names.update(model.get("tree_features") or TREE_FEATURES)
+        return bool(names & set(columns)) or reads_any(model.get("base") or {}, columns)
+    return bool(names & set(columns))
+
+
 FITTERS = {"roofline": fit_roofline, "linear": fit_linear, "boosted": fit_boosted}
 
 

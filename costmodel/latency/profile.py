@@ -218,6 +218,18 @@ class DeviceProfile:
         ref = (self.threads.get(int(threads)) or {}).get("reference")
         return ref if isinstance(ref, dict) and ref.get("ms") else None
 
+    def reads_context(self) -> bool:
+        """True when any op model or network term reads an op's context
+        (:data:`costmodel.latency.features.CONTEXT_COLUMNS`), so that an op's prediction depends
+        on the ops before it, not only on its own shapes."""
+        cols = CONTEXT_COLUMNS
+        for t in self.threads.values():
+            if any(fit.reads_any(m, cols) for m in t["ops"].values()):
+                return True
+            if set((t.get("network") or {}).get("features") or ()) & set(cols):
+                return True
+        return False
+
     def model_for(self, key: str, threads: int) -> dict:
         ops = self.threads[threads]["ops"]
         if key in ops:
@@ -437,4 +449,4 @@ def _check_boosted(m: dict, where: str, depth: int) -> None:
                     raise ProfileError(f"{tw} is deeper than 63 levels")
 
 
-from costmodel.latency.features import FEATURE_COLUMNS as _FEATURES  # noqa: E402
+from costmodel.latency.features import CONTEXT_COLUMNS, FEATURE_COLUMNS as _FEATURES  # noqa: E402,E501

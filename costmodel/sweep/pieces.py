@@ -22,12 +22,11 @@ guideline linter sees the same block structure as in the whole network, with
   is decided per candidate (:func:`costmodel.guidelines.lint.g4_block_flagged`).
 
 Tests check on random candidates that the sums equal analyzing, predicting and linting the whole
-network.  **Known gap:** a profile fitted with the ``prev_same`` context feature
-(:data:`costmodel.latency.features.CONTEXT_COLUMNS`, profiles from 2026-12-04 04:00 on) breaks
-the per-op independence at piece boundaries: a piece's first op is scored as if nothing of its
-kind ran before it.  With the reports/latency/amx_v4 profile the summed prediction differed from
-the whole network's by -0.25% to +0.41% on four mobilenetv2 candidates (0.00% on shufflenetv2);
-the tests' profile has no ``prev_same`` trees.  The fix is the entering context in the cache key.
+network.  A profile that reads an op's context (``prev_same``,
+:data:`costmodel.latency.features.CONTEXT_COLUMNS`: whether the last heavy op before it is of its
+own kind) makes a piece's first ops depend on the piece before it: such a profile's cache key
+holds the entering context too (the kind of the last heavy op before the piece,
+:func:`costmodel.latency.features.last_heavy`), so that the sums stay exact.
 """
 from __future__ import annotations
 
@@ -42,7 +41,8 @@ import torch.nn as nn
 
 from costmodel.analysis import analyze
 from costmodel.guidelines import lint
-from costmodel.latency.features import CONTEXT_COLUMNS, FEATURE_COLUMNS, op_table
+from costmodel.latency.features import (CONTEXT_COLUMNS, FEATURE_COLUMNS, last_heavy, op_table,
+                                        prev_same)
 from costmodel.latency.predict import predict_table
 from costmodel.latency.profile import DeviceProfile
 from costmodel.sweep.blocks import PieceKey, build_piece
@@ -70,8 +70,11 @@ class PieceCosts:
         self.profile = profile
         self.threads: List[int] = profile.thread_counts if profile is not None else []
         self.thresholds = thresholds
-        self._index: Dict[Tuple[PieceKey, Shape], int] = {}
+        #: whether predictions depend on the kind of op entering a piece (part of the key then)
+        self.context = profile is not None and profile.reads_context()
+        self._index: Dict[Tuple[PieceKey, Shape, Optional[str]], int] = {}
         self._out: List[Optional[Shape]] = [None]
+        self._exit: List[Optional[str]] = [None]
         self._ints: List[np.ndarray] = [np.zeros(len(INT_COLUMNS), dtype=np.int64)]
         self._preds: List[np.ndarray] = [np.zeros(len(self.threads))]
         self._blocks: List[List[Tuple[int, float]]] = [[]]
@@ -80,22 +83,29 @@ class PieceCosts:
     def __len__(self) -> int:
         return len(self._ints) - 1
 
-    def lookup(self, key: PieceKey, shape: Shape) -> Tuple[int, Shape]:
-        """(index of the piece's costs, its output shape); analyzes it on first use."""
-        i = self._index.get((key, shape))
+    def lookup(self, key: PieceKey, shape: Shape,
+               entering: Optional[str] = None) -> Tuple[int, Shape]:
+        """(index of the piece's costs, its output shape); analyzes it on first use.
+        ``entering``: the kind of the last heavy op before the piece (:func:`last_heavy`), which
+        matters only to a profile that reads context (:attr:`context`)."""
+        entering = entering if self.context else None
+        i = self._index.get((key, shape, entering))
         if i is None:
-            i = self._add(key, shape)
+            i = self._add(key, shape, entering)
         return i, self._out[i]
 
     def chain(self, keys: Sequence[PieceKey], shape: Shape) -> List[int]:
-        """Indices of a candidate's pieces, each at the shape the previous one outputs."""
+        """Indices of a candidate's pieces, each at the shape the previous one outputs and in
+        the context it leaves."""
         out = []
+        entering = None
         for key in keys:
-            i, shape = self.lookup(key, shape)
+            i, shape = self.lookup(key, shape, entering)
+            entering = self._exit[i]
             out.append(i)
         return out
 
-    def _add(self, key: PieceKey, shape: Shape) -> int:
+    def _add(self, key: PieceKey, shape: Shape, entering: Optional[str]) -> int:
         module = nn.Sequential(build_piece(key))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -113,6 +123,7 @@ class PieceCosts:
         preds = []
         if self.profile is not None:
             table, _ = op_table(None, None, report=report)
+            table["prev_same"] = prev_same(table["kind"], entering)
             for t in self.threads:
                 layers, _, _ = predict_table(table, self.profile, t)
                 preds.append(float(layers["pred_ms"].sum()))
@@ -120,7 +131,8 @@ class PieceCosts:
         self._preds.append(np.array(preds, dtype=float))
         self._blocks.append(blocks)
         self._out.append(tuple(int(d) for d in report.graph.outputs[0].shape))
-        self._index[(key, shape)] = len(self._ints) - 1
+        self._exit.append(last_heavy(table["kind"], entering) if self.context else None)
+        self._index[(key, shape, entering)] = len(self._ints) - 1
         self._arrays = None
         return len(self._ints) - 1
 
