@@ -587,7 +587,7 @@ def test_interleaved_timing_alternates_model_and_reference_and_takes_their_ratio
     x = torch.randn(1, 2)
     with torch.inference_mode():
         e = measure.time_interleaved(model, [x], ref, [x], min_time_s=0.0, min_runs=16,
-                                     warmup_s=0.0, layouts=2)
+                                     warmup_s=0.0, layouts=2, ref_warmup=0)
     timed = [t for t in clock["order"]]
     assert timed[:4] == ["m", "r", "m", "r"]  # layout 0 warm-up, then strictly alternating
     assert all(a != b for a, b in zip(timed, timed[1:]))
@@ -595,6 +595,43 @@ def test_interleaved_timing_alternates_model_and_reference_and_takes_their_ratio
     assert e["ratio"] == pytest.approx(3.0) and e["ratio_spread_pct"] == pytest.approx(0.0)
     assert e["reference_ms"] == pytest.approx(e["median"] / 3.0)
     assert e["min"] == pytest.approx(3.0) and e["max"] == pytest.approx(6.0)
+
+
+def test_the_timed_reference_forward_follows_an_untimed_one(monkeypatch):
+    """A fake clock where the reference takes 1.5 ms right after the model (caches cold) and
+    1 ms right after itself: with the default warm-up the order is model, reference, reference,
+    ..., only the second reference forward is timed, and the ratio is the model's 3 ms over the
+    warm 1 ms; without it the ratio is 3 / 1.5."""
+    from costmodel.latency import measure
+
+    order = []
+    clock = {"ns": 0}
+
+    class Costs(nn.Module):
+        def __init__(self, ms, tag):
+            super().__init__()
+            self.ms, self.tag = ms, tag
+            self.lin = nn.Linear(2, 2)
+
+        def forward(self, x):
+            cold = self.tag == "r" and order and order[-1] == "m"
+            order.append(self.tag)
+            clock["ns"] += int(self.ms * (1.5 if cold else 1.0) * 1e6)
+            return self.lin(x)
+
+    monkeypatch.setattr(measure, "clock_fn", lambda clock_name, threads: lambda: clock["ns"])
+    model, ref = Costs(3.0, "m"), Costs(1.0, "r")
+    x = torch.randn(1, 2)
+    with torch.inference_mode():
+        warm = measure.time_interleaved(model, [x], ref, [x], min_time_s=0.0, min_runs=8,
+                                        warmup_s=0.0, layouts=1)
+        assert order[:6] == ["m", "r", "r", "m", "r", "r"] and "".join(order).count("mm") == 0
+        del order[:]
+        cold = measure.time_interleaved(model, [x], ref, [x], min_time_s=0.0, min_runs=8,
+                                        warmup_s=0.0, layouts=1, ref_warmup=0)
+    assert measure.REF_WARMUP == 1 and warm["ref_warmup"] == 1 and cold["ref_warmup"] == 0
+    assert warm["ratio"] == pytest.approx(3.0) and warm["reference_ms"] == pytest.approx(1.0)
+    assert cold["ratio"] == pytest.approx(2.0) and cold["reference_ms"] == pytest.approx(1.5)
 
 
 def test_fresh_process_interleaved_timing_by_name():

@@ -180,12 +180,26 @@ def _run_stats(blocks: List[List[float]], layout_meds: List[float]) -> Dict[str,
             "layout_medians": layout_meds, "layout_spread_pct": spread(layout_meds)}
 
 
+#: untimed drift-reference forwards before each timed one in :func:`time_interleaved`.  Measured
+#: on the 12-04 AMD EPYC (AVX-512) VM with benchmarks/reference_after_model.py (median over 10-12
+#: rounds): right after torchvision's vgg16, vgg11 and alexnet (weights of 244-553 MB) the
+#: reference ran 1.065x, 1.054x and 1.030x as long as right after itself at one thread (1.065x,
+#: 1.056x, 1.058x at two); after one warm-up forward 1.005x-1.013x.  After mobilenet_v2
+#: 1.00x either way.  Without the warm-up a large model's drift factor, and so its corrected
+#: prediction, is inflated by those 3-7%.
+REF_WARMUP = 1
+
+
 def time_interleaved(model: nn.Module, inputs: Sequence[torch.Tensor], reference: nn.Module,
                      ref_inputs: Sequence[torch.Tensor], min_time_s: float = 2.0,
                      min_runs: int = 6, max_runs: int = 300, warmup_s: float = 0.2,
-                     clock: str = "wall", layouts: int = 3) -> Dict[str, object]:
+                     clock: str = "wall", layouts: int = 3,
+                     ref_warmup: int = REF_WARMUP) -> Dict[str, object]:
     """End-to-end time of ``model`` with the drift reference run between its runs (model,
     reference, model, reference, ...), so both see the machine at the same moments.
+    ``ref_warmup`` untimed reference forwards come before each timed one
+    (:data:`REF_WARMUP`): the reference should measure the machine's speed, not the caches the
+    model left behind.
 
     The host of a shared VM changes speed within seconds (``reports/latency/noise.md``: 2-s
     medians of one model 1.18-1.80x apart within 24 s), so a reference timed minutes away, or
@@ -219,7 +233,8 @@ def time_interleaved(model: nn.Module, inputs: Sequence[torch.Tensor], reference
             n_warm = 0
             while n_warm < 2 or (time.perf_counter() - t_start < warmup_s / layouts and n_warm < 50):
                 m(*xs)
-                reference(*ref_inputs)
+                for _ in range(1 + ref_warmup):
+                    reference(*ref_inputs)
                 n_warm += 1
             if per_layout is None:
                 one = (time.perf_counter() - t_start) / n_warm  # one model + reference pair, s
@@ -228,6 +243,8 @@ def time_interleaved(model: nn.Module, inputs: Sequence[torch.Tensor], reference
             ts = []
             for _ in range(per_layout):
                 ts.append(timed(m, xs))
+                for _ in range(ref_warmup):
+                    reference(*ref_inputs)
                 ref_ts.append(timed(reference, ref_inputs))
             blocks.append(ts)
             gc.enable()
@@ -243,7 +260,7 @@ def time_interleaved(model: nn.Module, inputs: Sequence[torch.Tensor], reference
     ratio = out["median"] / ref_med if ref_med > 0 else float("nan")
     pair = np.concatenate(blocks) / np.maximum(reft, 1e-12)
     p75, p25 = np.percentile(pair, [75, 25])
-    out.update(reference_ms=ref_med, ratio=ratio,
+    out.update(reference_ms=ref_med, ratio=ratio, ref_warmup=int(ref_warmup),
                ratio_spread_pct=100.0 * float(p75 - p25) / ratio if ratio > 0 else float("nan"))
     return out
 
