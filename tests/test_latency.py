@@ -244,6 +244,20 @@ def test_roofline_fit_recovers_peak_bandwidth_overhead():
     assert m["overhead_ms"] == pytest.approx(0.003, rel=1e-6)
 
 
+def test_roofline_fitted_without_multiply_adds_adds_no_compute_term():
+    """Samples with zero multiply-adds (a grouped shift, an activation) leave the peak
+    undetermined: the fit must not pick the slowest peak, which an op of the same kind with
+    multiply-adds (a bilinear shift) would then meet.  Truth: the memory term alone."""
+    df = _synthetic_ops().assign(madds=0)
+    y = (df["mac_bytes"] / 1e7).to_numpy() + 0.003
+    m = fit.fit_roofline(df, y)
+    assert m["bandwidth_bytes_per_ms"] == pytest.approx(1e7, rel=1e-6)
+    assert m["peak_madds_per_ms"] == pytest.approx(1e10)  # the grid's fastest
+    other = df.head(1).assign(madds=10_000_000, mac_bytes=4_000_000)
+    want = 4_000_000 / 1e7 + 0.003
+    assert fit.predict(m, other)[0] == pytest.approx(want, rel=0.01)
+
+
 def test_boosted_model_learns_a_shape_effect_and_selection_prefers_it():
     df = _synthetic_ops(400)
     base = 0.01 + 2e-8 * df["madds"].to_numpy(float)

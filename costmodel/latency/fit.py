@@ -293,7 +293,15 @@ def fit_linear(df: pd.DataFrame, y: np.ndarray, features: Sequence[str] = LINEAR
 
 
 def fit_roofline(df: pd.DataFrame, y: np.ndarray) -> dict:
-    """Grid search of peak rate and bandwidth (log grid), overhead in closed form."""
+    """Grid search of peak rate and bandwidth (log grid), overhead in closed form:
+    ``t = max(madds / peak, mac_bytes / bandwidth) + overhead``.
+
+    Equally good fits go to the fastest peak: where the samples do not constrain the compute term
+    (a kind whose samples all have zero multiply-adds: activations, views, grouped shifts) it adds
+    nothing, instead of a slowest-possible peak that an op of that kind *with* multiply-adds would
+    meet.  Measured: the 12-04 EPYC profile's ``shift`` model, fitted on grouped shifts only, had
+    peak 1e5 multiply-adds/ms and predicted the zoo's ASResNet (bilinear ActiveShift, predicted
+    with the ``shift`` kind's model) 3.3-5.5x its measured time."""
     madds = _col(df, "madds")
     nbytes = _col(df, "mac_bytes")
     y = np.asarray(y, dtype=float)
@@ -303,7 +311,7 @@ def fit_roofline(df: pd.DataFrame, y: np.ndarray) -> dict:
     log_bws = np.linspace(5, 9.5, 37)
     tm = nbytes[:, None] / 10 ** log_bws[None, :]
     w2 = (w * w)[:, None]
-    for log_peak in np.linspace(5, 10, 41):
+    for log_peak in np.linspace(10, 5, 41):  # fastest first: ties keep it
         t = np.maximum((madds / 10 ** log_peak)[:, None], tm)
         o = np.maximum(0.0, np.sum(w2 * (y[:, None] - t), axis=0) / np.sum(w2))
         err = np.sum(w2 * (t + o[None, :] - y[:, None]) ** 2, axis=0)
