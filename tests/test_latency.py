@@ -574,14 +574,14 @@ def test_end_to_end_runs_on_fresh_copies_of_model_and_inputs():
     assert e["min"] <= e["median"] <= e["max"]
 
 
-def test_interleaved_timing_alternates_model_and_reference_and_takes_their_ratio(monkeypatch):
-    """time_interleaved() runs the model and the reference in turn (ABAB), on fresh copies of
-    the model, and reports the medians and their ratio.  A fake clock makes each model forward
-    take 3 ms and each reference forward 1 ms, except that the machine is twice as slow for the
-    second half of the runs: the plain median moves, the ratio is 3 throughout."""
+def _fake_clock_pair(monkeypatch, cost):
+    """A model ("m", 3 ms) and a drift reference ("r", 1 ms) on a fake clock: each forward
+    advances it by ``cost(tag, ms, order)`` (``order``: the tags of the forwards before it),
+    then appends its tag to ``order``.  Returns (model, reference, order)."""
     from costmodel.latency import measure
 
-    clock = {"ns": 0, "slow": 1, "order": []}
+    state = {"ns": 0}
+    order = []
 
     class Costs(nn.Module):
         def __init__(self, ms, tag):
@@ -590,19 +590,29 @@ def test_interleaved_timing_alternates_model_and_reference_and_takes_their_ratio
             self.lin = nn.Linear(2, 2)
 
         def forward(self, x):
-            clock["order"].append(self.tag)
-            clock["ns"] += int(self.ms * 1e6 * clock["slow"])
-            if self.tag == "r" and clock["order"].count("r") > 4 + 8:  # warm-up 2x2, then 8 pairs fast
-                clock["slow"] = 2
+            state["ns"] += int(cost(self.tag, self.ms, order) * 1e6)
+            order.append(self.tag)
             return self.lin(x)
 
-    monkeypatch.setattr(measure, "clock_fn", lambda clock_name, threads: lambda: clock["ns"])
-    model, ref = Costs(3.0, "m"), Costs(1.0, "r")
+    monkeypatch.setattr(measure, "clock_fn", lambda clock_name, threads: lambda: state["ns"])
+    return Costs(3.0, "m"), Costs(1.0, "r"), order
+
+
+def test_interleaved_timing_alternates_model_and_reference_and_takes_their_ratio(monkeypatch):
+    """time_interleaved() runs the model and the reference in turn (ABAB), on fresh copies of
+    the model, and reports the medians and their ratio.  A fake clock makes each model forward
+    take 3 ms and each reference forward 1 ms, except that the machine is twice as slow for the
+    second half of the runs: the plain median moves, the ratio is 3 throughout."""
+    from costmodel.latency import measure
+
+    # warm-up 2x2, then 8 pairs fast, then the machine twice as slow
+    model, ref, order = _fake_clock_pair(
+        monkeypatch, lambda tag, ms, order: ms * (2 if order.count("r") > 4 + 8 else 1))
     x = torch.randn(1, 2)
     with torch.inference_mode():
         e = measure.time_interleaved(model, [x], ref, [x], min_time_s=0.0, min_runs=16,
                                      warmup_s=0.0, layouts=2, ref_warmup=0)
-    timed = [t for t in clock["order"]]
+    timed = list(order)
     assert timed[:4] == ["m", "r", "m", "r"]  # layout 0 warm-up, then strictly alternating
     assert all(a != b for a, b in zip(timed, timed[1:]))
     assert e["runs"] == 16 and len(e["layout_medians"]) == 2
@@ -618,23 +628,8 @@ def test_the_timed_reference_forward_follows_an_untimed_one(monkeypatch):
     warm 1 ms; without it the ratio is 3 / 1.5."""
     from costmodel.latency import measure
 
-    order = []
-    clock = {"ns": 0}
-
-    class Costs(nn.Module):
-        def __init__(self, ms, tag):
-            super().__init__()
-            self.ms, self.tag = ms, tag
-            self.lin = nn.Linear(2, 2)
-
-        def forward(self, x):
-            cold = self.tag == "r" and order and order[-1] == "m"
-            order.append(self.tag)
-            clock["ns"] += int(self.ms * (1.5 if cold else 1.0) * 1e6)
-            return self.lin(x)
-
-    monkeypatch.setattr(measure, "clock_fn", lambda clock_name, threads: lambda: clock["ns"])
-    model, ref = Costs(3.0, "m"), Costs(1.0, "r")
+    model, ref, order = _fake_clock_pair(
+        monkeypatch, lambda tag, ms, order: ms * (1.5 if tag == "r" and order[-1:] == ["m"] else 1))
     x = torch.randn(1, 2)
     with torch.inference_mode():
         warm = measure.time_interleaved(model, [x], ref, [x], min_time_s=0.0, min_runs=8,
