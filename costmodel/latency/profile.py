@@ -222,13 +222,9 @@ class DeviceProfile:
         """True when any op model or network term reads an op's context
         (:data:`costmodel.latency.features.CONTEXT_COLUMNS`), so that an op's prediction depends
         on the ops before it, not only on its own shapes."""
-        cols = CONTEXT_COLUMNS
-        for t in self.threads.values():
-            if any(fit.reads_any(m, cols) for m in t["ops"].values()):
-                return True
-            if set((t.get("network") or {}).get("features") or ()) & set(cols):
-                return True
-        return False
+        return any(fit.reads_any(m, CONTEXT_COLUMNS)
+                   for t in self.threads.values()
+                   for m in [*t["ops"].values(), t.get("network") or {}])
 
     def model_for(self, key: str, threads: int) -> dict:
         ops = self.threads[threads]["ops"]
